@@ -1,0 +1,14 @@
+"""The `skiff` command line (typer).  Each sub-command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from control_plane.cli import store_cmd
+
+app = typer.Typer(help="Skiff: a small Kubernetes-style cluster manager.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(store_cmd.app, name="store")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,295 @@
+"""`skiff store ...`: run a store member and talk to the store like etcdctl."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import typer
+
+from control_plane.cli.output import OUTPUT_OPTION, Output, emit, err_console, fail
+from raftstore.client import StoreClient, prefix_end
+from raftstore.config import MemberConfig, parse_initial_cluster
+from raftstore.errors import StoreError
+
+T = TypeVar("T")
+app = typer.Typer(help="The cluster store (Skiff's etcd): run a member, read and write keys.",
+                  no_args_is_help=True)
+member_app = typer.Typer(help="Add or remove store members, one change at a time.", no_args_is_help=True)
+app.add_typer(member_app, name="member")
+
+DEFAULT_ENDPOINTS = "127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379"
+ENDPOINTS = typer.Option(DEFAULT_ENDPOINTS, "--endpoints", envvar="SKIFF_STORE_ENDPOINTS",
+                         help="Comma-separated HOST:PORT of store members.")
+TIMEOUT = typer.Option(5.0, "--timeout", help="Deadline of the whole command, seconds.")
+
+
+def _client(endpoints: str, timeout: float) -> StoreClient:
+    return StoreClient(endpoints, timeout=timeout)
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", errors="backslashreplace")
+
+
+@app.command("run")
+def run(
+    name: str = typer.Option(..., "--name", help="This member's name, as in --initial-cluster."),
+    data_dir: Path = typer.Option(..., "--data-dir", help="Journal and snapshot directory."),
+    client_addr: str = typer.Option("127.0.0.1:2379", "--client-addr", help="HOST:PORT for clients."),
+    peer_addr: str = typer.Option("127.0.0.1:2380", "--peer-addr", help="HOST:PORT for Raft peers."),
+    initial_cluster: str = typer.Option(..., "--initial-cluster",
+                                        help="NAME=HOST:PORT,... (peer addresses)."),
+    secret_file: Path | None = typer.Option(None, "--secret-file",
+                                            help="Cluster secret: encrypts and authenticates peer traffic."),
+    election_min: float = typer.Option(0.2, "--election-min", help="Election timeout lower bound, s."),
+    election_max: float = typer.Option(0.6, "--election-max", help="Election timeout upper bound, s."),
+    snapshot_entries: int = typer.Option(5000, "--snapshot-entries",
+                                         help="Raft log entries between snapshots."),
+    max_history: int = typer.Option(100_000, "--max-history", help="Events kept for watches and "
+                                    "historical reads; older revisions answer 'compacted'."),
+) -> None:
+    """Run one store member in the foreground.
+
+    Example:
+      skiff store run --name m1 --data-dir /var/lib/skiff/store --client-addr 127.0.1.1:2379 \\
+        --peer-addr 127.0.1.1:2380 --initial-cluster m1=127.0.1.1:2380,m2=127.0.1.2:2380,m3=127.0.1.3:2380
+    """
+    from raftstore.server import run as run_member
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        secret = secret_file.read_text().strip() if secret_file else None
+        if secret_file and not secret:
+            fail(f"secret file {secret_file} is empty")
+        cfg = MemberConfig(name=name, data_dir=data_dir, client_addr=client_addr, peer_addr=peer_addr,
+                           initial_cluster=parse_initial_cluster(initial_cluster), secret=secret,
+                           election_min=election_min, election_max=election_max,
+                           snapshot_entries=snapshot_entries, max_history=max_history)
+    except (StoreError, OSError) as err:
+        fail(str(err))
+    run_member(cfg)
+
+
+@app.command("put")
+def put(key: str, value: str, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
+        lease: int = typer.Option(0, "--lease", help="Attach the key to this lease ID."),
+        output: Output = OUTPUT_OPTION) -> None:
+    """Write a key.
+
+    Example: skiff store put /config/mode fast
+    """
+    with _client(endpoints, timeout) as c:
+        res = _do(lambda: c.put(key.encode(), value.encode(), lease=lease))
+    emit({"key": key, "revision": res.revision}, output)
+
+
+@app.command("get")
+def get(key: str, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
+        prefix: bool = typer.Option(False, "--prefix", help="All keys starting with KEY."),
+        revision: int = typer.Option(0, "--rev", help="Read as of this revision."),
+        limit: int = typer.Option(0, "--limit", help="At most this many keys."),
+        serializable: bool = typer.Option(False, "--serializable",
+                                          help="Read the member's local copy (may be stale)."),
+        output: Output = OUTPUT_OPTION) -> None:
+    """Read a key or a prefix.
+
+    Example: skiff store get /config --prefix -o json
+    """
+    end = prefix_end(key.encode()) if prefix else b""
+    with _client(endpoints, timeout) as c:
+        res = _do(lambda: c.get(key.encode(), end, revision=revision, limit=limit,
+                                serializable=serializable))
+    rows = [{"key": _text(kv.key), "value": _text(kv.value), "create_revision": kv.create_revision,
+             "mod_revision": kv.mod_revision, "version": kv.version, "lease": kv.lease} for kv in res.kvs]
+    if output == Output.table:
+        emit(rows, output, ["key", "value", "mod_revision", "version"])
+    else:
+        emit({"revision": res.revision, "count": res.count, "more": res.more, "kvs": rows}, output)
+
+
+@app.command("del")
+def delete(key: str, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
+           prefix: bool = typer.Option(False, "--prefix", help="All keys starting with KEY."),
+           output: Output = OUTPUT_OPTION) -> None:
+    """Delete a key or a prefix.
+
+    Example: skiff store del /config --prefix
+    """
+    end = prefix_end(key.encode()) if prefix else b""
+    with _client(endpoints, timeout) as c:
+        res = _do(lambda: c.delete(key.encode(), end))
+    emit({"deleted": res.deleted, "revision": res.revision}, output)
+
+
+@app.command("watch")
+def watch(key: str, endpoints: str = ENDPOINTS,
+          prefix: bool = typer.Option(False, "--prefix", help="All keys starting with KEY."),
+          rev: int = typer.Option(0, "--rev", help="Start from this revision (0: from now)."),
+          seconds: float = typer.Option(0, "--seconds", help="Stop after this long (0: until Ctrl-C)."),
+          output: Output = OUTPUT_OPTION) -> None:
+    """Print changes to a key or prefix as they happen; resumes across member failures.
+
+    Example: skiff store watch /config --prefix --rev 1 -o json
+    """
+    import json
+
+    end = prefix_end(key.encode()) if prefix else b""
+    deadline = time.monotonic() + seconds if seconds else None
+    with _client(endpoints, 5.0) as c:
+        try:
+            for ev in c.watch(key.encode(), end, start_revision=rev, deadline=deadline):
+                row = {"type": ev.type, "key": _text(ev.kv.key), "value": _text(ev.kv.value),
+                       "revision": ev.revision}
+                if output == Output.table:
+                    print(f"{ev.revision}\t{ev.type}\t{row['key']}\t{row['value']}", flush=True)
+                else:
+                    sys.stdout.write(json.dumps(row) + "\n")
+                    sys.stdout.flush()
+        except StoreError as err:
+            fail(err.message)
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command("status")
+def status(endpoints: str = ENDPOINTS, timeout: float = typer.Option(2.0, "--timeout"),
+           output: Output = OUTPUT_OPTION) -> None:
+    """Show each member: name, leader or not, term, revision, raft index, applied index, size.
+
+    Example: skiff store status --endpoints 127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379
+    """
+    rows = []
+    with _client(endpoints, timeout) as c:
+        try:
+            names = {m["id"]: m["name"] for m in c.member_list()}
+        except StoreError:
+            names = {}
+        for ep in c.endpoints:
+            try:
+                st = c.status(ep)
+            except StoreError as err:
+                rows.append({"endpoint": ep.removeprefix("http://"), "name": "?", "leader": "",
+                             "error": err.message})
+                continue
+            is_leader = st["leader"] == st["member_id"] and st["leader"] != 0
+            rows.append({"endpoint": ep.removeprefix("http://"),
+                         "name": names.get(st["member_id"], str(st["member_id"])),
+                         "leader": is_leader if output != Output.table else ("*" if is_leader else ""),
+                         "term": st["term"], "revision": st["revision"], "raft_index": st["raft_index"],
+                         "applied_index": st["applied_index"], "db_size": st["db_size"],
+                         "error": ", ".join(st["errors"])})
+    emit(rows, output, ["endpoint", "name", "leader", "term", "revision", "raft_index",
+                        "applied_index", "db_size", "error"])
+    if all(r.get("error") for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command("members")
+def members(endpoints: str = ENDPOINTS, timeout: float = TIMEOUT, output: Output = OUTPUT_OPTION) -> None:
+    """List the store's members.
+
+    Example: skiff store members -o yaml
+    """
+    with _client(endpoints, timeout) as c:
+        rows = _do(c.member_list)
+    emit([{**m, "id": str(m["id"]), "peer_urls": ",".join(m["peer_urls"]),
+           "client_urls": ",".join(m["client_urls"])} for m in rows] if output == Output.table else rows,
+         output, ["id", "name", "peer_urls", "client_urls"])
+
+
+@app.command("compact")
+def compact(revision: int, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
+            output: Output = OUTPUT_OPTION) -> None:
+    """Forget history before REVISION (older reads and watches answer 'compacted').
+
+    Example: skiff store compact 1200
+    """
+    with _client(endpoints, timeout) as c:
+        rev = _do(lambda: c.compact(revision))
+    emit({"compacted": revision, "revision": rev}, output)
+
+
+@member_app.command("add")
+def member_add(name: str, peer_addr: str = typer.Option(..., "--peer-addr"),
+               client_addr: str = typer.Option("", "--client-addr"),
+               endpoints: str = ENDPOINTS, output: Output = OUTPUT_OPTION) -> None:
+    """Add a member; then start it with the full --initial-cluster (old members + it).
+
+    Example: skiff store member add m4 --peer-addr 127.0.1.4:2380 --client-addr 127.0.1.4:2379
+    """
+    with _client(endpoints, 15.0) as c:
+        m = _do(lambda: c.member_add(peer_addr, name=name, client=client_addr or None))
+    emit({**m, "id": str(m["id"])}, output)
+
+
+@member_app.command("remove")
+def member_remove(name: str, endpoints: str = ENDPOINTS, output: Output = OUTPUT_OPTION) -> None:
+    """Remove a member by name (then stop its process).
+
+    Example: skiff store member remove m4
+    """
+    with _client(endpoints, 15.0) as c:
+        found = [m for m in _do(c.member_list) if m["name"] == name]
+        if not found:
+            fail(f"no member named {name!r}")
+        _do(lambda: c.member_remove(found[0]["id"]))
+    emit({"removed": name}, output)
+
+
+def _do(fn: Callable[[], T]) -> T:
+    """Run a client call; a StoreError becomes a one-line message and exit code 1."""
+    try:
+        return fn()
+    except StoreError as err:
+        fail(err.message)
+
+
+local_app = typer.Typer(help="A store of real member processes on this machine's loopback (127.0.1.N).",
+                        no_args_is_help=True)
+app.add_typer(local_app, name="local")
+LOCAL_DIR = typer.Option(Path("run/store"), "--dir", help="Where members keep data, logs and pidfiles.")
+
+
+@local_app.command("up")
+def local_up(directory: Path = LOCAL_DIR,
+             size: int = typer.Option(3, "--members", help="Number of members (odd: 1, 3, 5)."),
+             output: Output = OUTPUT_OPTION) -> None:
+    """Start N members on 127.0.1.1.. with the default ports and wait for a leader.
+
+    Example: skiff store local up --dir run/store --members 3
+    """
+    from rich.status import Status
+
+    from raftstore.localcluster import LocalStore
+
+    if size < 1 or size % 2 == 0:
+        fail("--members must be odd (1, 3, 5, ...): an even count adds no fault tolerance")
+    store = LocalStore(directory.resolve(), size)
+    if any(store.alive(m) for m in store.members):
+        fail(f"a local store is already running in {directory} (stop it with: skiff store local down)")
+    store.start()
+    try:
+        with Status(f"starting {size} store members, waiting for a leader...", console=err_console):
+            leader = store.wait_ready(timeout=30)
+    except TimeoutError as err:
+        store.stop()
+        fail(f"{err}; member logs are in {directory}/m*/member.log")
+    emit({"members": store.endpoints, "leader": leader.name, "dir": str(directory.resolve())}, output)
+
+
+@local_app.command("down")
+def local_down(directory: Path = LOCAL_DIR,
+               size: int = typer.Option(3, "--members", help="Number of members started.")) -> None:
+    """Stop the members `local up` started (by pidfile); data stays in --dir.
+
+    Example: skiff store local down --dir run/store
+    """
+    from raftstore.localcluster import LocalStore
+
+    LocalStore(directory.resolve(), size).stop()
+    err_console.print(f"stopped the local store in {directory}")

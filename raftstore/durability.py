@@ -1,0 +1,129 @@
+"""Durable acknowledgement for pysyncobj, with group commit.
+
+pysyncobj writes its journal through an mmap and never syncs it; its metadata (term,
+vote) is written without fsync; its snapshot ("full dump") is written by a forked child
+without fsync.  An acknowledged write could therefore vanish in a power loss.  This
+module closes those gaps without forking pysyncobj:
+
+- `DurableJournal` (a FileJournal) marks itself dirty on every change and makes all
+  changes durable in one `sync()` (one fdatasync of the journal file).
+- Its metadata store fsyncs the file and the directory before returning, so a vote or a
+  term is on disk before any message that reflects it is sent.
+- Before the journal forgets entries (log compaction or snapshot install), the dump that
+  covers them is fsynced first.
+- The member (see `member.py`) calls `sync()` at the start of every tick, before the
+  leader counts its own log towards the commit index and before any follower
+  acknowledgement (`next_node_idx`) that was held back during the tick leaves.  One
+  fsync thus covers every entry appended since the previous tick: group commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pysyncobj.syncobj as _syncobj
+from pysyncobj.journal import FileJournal, MetaStorer
+from pysyncobj.pickle import dumps
+
+
+def fsync_path(path: str) -> None:
+    """fsync a file (if it exists) and its directory."""
+    if os.path.exists(path):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DurableMetaStorer(MetaStorer):  # type: ignore[misc]
+    """Stores Raft metadata atomically and durably (write, fsync, rename, fsync dir)."""
+
+    def storeMeta(self, meta: dict[str, Any]) -> None:
+        path = self.getPath()
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(dumps(meta))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+class DurableJournal(FileJournal):  # type: ignore[misc]
+    """A pysyncobj FileJournal whose changes become durable on `sync()`.
+
+    Thread-safety: used only from the member's tick thread (as pysyncobj does).
+    """
+
+    def __init__(self, journal_file: str, dump_file: str) -> None:
+        super().__init__(journal_file)
+        self._FileJournal__metaStorer = DurableMetaStorer(journal_file + ".meta")
+        self._dump_file = dump_file
+        self.dirty = False
+        self.syncs = 0
+
+    def add(self, command: bytes, idx: int, term: int) -> None:
+        super().add(command, idx, term)
+        self.dirty = True
+
+    def deleteEntriesFrom(self, entryFrom: int) -> None:
+        super().deleteEntriesFrom(entryFrom)
+        self.dirty = True
+
+    def clear(self) -> None:
+        # Called before the journal drops entries a snapshot now covers: that snapshot
+        # must be on disk before the only other copy of those entries goes away.
+        fsync_path(self._dump_file)
+        super().clear()
+        self.dirty = True
+
+    def sync(self) -> bool:
+        """Make every change so far durable; return True if an fsync was needed."""
+        if not self.dirty:
+            return False
+        # fdatasync writes back the pages dirtied through the shared mapping as well, and
+        # costs a fraction of msync over the whole (growing) mapping.
+        os.fdatasync(self._FileJournal__journalFile._ResizableFile__f.fileno())
+        self.dirty = False
+        self.syncs += 1
+        return True
+
+
+_factory_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def durable_journals(dump_file: str) -> Iterator[None]:
+    """While active, pysyncobj creates `DurableJournal`s for file journals.
+
+    pysyncobj builds its journal inside SyncObj.__init__ with a module-level factory and
+    offers no hook; swapping that factory for the duration of the constructor (under a
+    lock) is the smallest seam that keeps pysyncobj unmodified.
+    """
+    with _factory_lock:
+        original: Callable[..., Any] = _syncobj.createJournal
+
+        def create(journal_file: str | None = None) -> Any:
+            if journal_file is None:
+                return original(journal_file)
+            return DurableJournal(journal_file, dump_file)
+
+        _syncobj.createJournal = create
+        try:
+            yield
+        finally:
+            _syncobj.createJournal = original

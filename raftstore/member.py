@@ -1,0 +1,220 @@
+"""One store member: pysyncobj Raft node + the state machine + durable group commit.
+
+Threads: pysyncobj runs on one tick thread owned by this class (autoTick off, so the
+member decides what happens around each tick).  Other threads may call `propose`
+(thread-safe: pysyncobj's command queue) and `read` (takes the state lock, which `apply`
+also takes).  Callbacks passed to `propose` run on the tick thread and must not block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+
+from raftstore import errors as e
+from raftstore.config import MemberConfig
+from raftstore.durability import DurableJournal, durable_journals
+from raftstore.state import Cmd, KVState, Result
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Failures after which the command is certainly not in the log: safe to propose again.
+NOT_APPLIED = {FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.NOT_LEADER,
+               FAIL_REASON.REQUEST_DENIED}
+
+ProposeCallback = Callable[[Result | None, e.StoreError | None], None]
+
+
+class StateConsumer(SyncObjConsumer):  # type: ignore[misc]
+    """The replicated object: one entry point, `apply`, that never raises."""
+
+    def __init__(self, max_history: int, on_applied: Callable[[], None]) -> None:
+        # Attributes set before SyncObjConsumer.__init__ are not part of snapshots.
+        self.lock = threading.RLock()
+        self.on_applied = on_applied
+        super().__init__()
+        self.state = KVState(max_history)
+
+    @replicated  # type: ignore[untyped-decorator]
+    def apply(self, cmd: Cmd) -> Result:
+        with self.lock:
+            result = self.state.apply(cmd)
+        self.on_applied()
+        return result
+
+    def _serialize(self) -> dict[str, Any]:
+        # Runs on the tick thread; pysyncobj pickles the result in a forked child, so the
+        # live object is a consistent copy-on-write snapshot.
+        return {"state": self.state}
+
+    def _deserialize(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.state = data["state"]
+        self.on_applied()
+
+
+class Member(SyncObj):  # type: ignore[misc]
+    """A Raft member serving the KV state machine.  Create, then `start()`."""
+
+    def __init__(self, cfg: MemberConfig, on_applied: Callable[[], None] = lambda: None) -> None:
+        self.cfg = cfg
+        os.makedirs(cfg.data_dir, exist_ok=True)
+        self.consumer = StateConsumer(cfg.max_history, on_applied)
+        conf = SyncObjConf(
+            autoTick=False,
+            journalFile=cfg.journal_file,
+            fullDumpFile=cfg.dump_file,
+            password=cfg.secret,
+            bindAddress=cfg.peer_addr,
+            dynamicMembershipChange=True,
+            # Latency: send entries at once instead of every appendEntriesPeriod.
+            appendEntriesUseBatch=False,
+            appendEntriesPeriod=cfg.heartbeat,
+            raftMinTimeout=cfg.election_min,
+            raftMaxTimeout=cfg.election_max,
+            # A leader cut off from the majority steps down quickly so clients fail over.
+            leaderFallbackTimeout=max(1.0, 3 * cfg.election_max),
+            connectionRetryTime=0.5,
+            connectionTimeout=max(1.0, 2 * cfg.election_max),
+            logCompactionMinEntries=cfg.snapshot_entries,
+            logCompactionMinTime=300,
+            commandsQueueSize=100_000,
+        )
+        with durable_journals(cfg.dump_file):
+            super().__init__(cfg.peer_addr, cfg.other_peers, conf, consumers=[self.consumer])
+        self.journal: DurableJournal = self._SyncObj__raftLog
+        self._held: list[tuple[Any, dict[str, Any]]] = []
+        self._hold_lock = threading.Lock()
+        transport = self._SyncObj__transport
+        self._send = transport.send
+        transport.send = self._send_or_hold
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"raft-{cfg.name}", daemon=True)
+
+    # ---- durability ---------------------------------------------------------------
+    def _send_or_hold(self, node: Any, message: dict[str, Any]) -> Any:
+        # A follower's acknowledgement must not leave before the entries it acknowledges
+        # are on disk; hold it until the next tick's group fsync.
+        if message.get("type") == "next_node_idx":
+            with self._hold_lock:
+                self._held.append((node, message))
+            return True
+        return self._send(node, message)
+
+    def _checkCommandsToApply(self) -> None:
+        # With batching off pysyncobj sends one append_entries per command; with it on it
+        # waits up to appendEntriesPeriod.  Take every queued command with batching on,
+        # then send them all at once: one message per follower per tick, no added delay.
+        conf = self._getConf()
+        before = len(self.journal)
+        conf.appendEntriesUseBatch = True
+        try:
+            super()._checkCommandsToApply()
+        finally:
+            conf.appendEntriesUseBatch = False
+        if len(self.journal) != before and self._isLeader():
+            self._SyncObj__sendAppendEntries()
+
+    def _onTick(self, timeToWait: float = 0.0) -> None:
+        self.journal.sync()
+        with self._hold_lock:
+            held, self._held = self._held, []
+        for node, message in held:
+            self._send(node, message)
+        super()._onTick(timeToWait)
+
+    # ---- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.doTick(self.cfg.heartbeat / 2)
+            except Exception:  # keep ticking: one bad tick must not stop the member
+                log.exception("raft tick failed")
+                self._stopping.wait(0.05)
+        self.journal.sync()
+        self._doDestroy()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # ---- commands and reads -------------------------------------------------------
+    def propose(self, cmd: Cmd, callback: ProposeCallback) -> None:
+        """Replicate `cmd`; `callback(result, error)` runs once on the tick thread.
+
+        error is `Unavailable` when the command is certainly not applied, `UnknownOutcome`
+        when it may have been (retry with the same request id).
+        """
+
+        def done(result: Any, reason: int) -> None:
+            if reason == FAIL_REASON.SUCCESS:
+                callback(result, None)
+            elif reason in NOT_APPLIED:
+                callback(None, e.Unavailable(e.MSG_NO_LEADER))
+            else:
+                callback(None, e.UnknownOutcome(e.MSG_UNKNOWN_OUTCOME))
+
+        try:
+            self.consumer.apply(cmd, callback=done)
+        except Exception as err:  # pysyncobj raises on a full queue in some versions
+            callback(None, e.Unavailable(f"cannot propose: {err}"))
+            return
+        # Wake the tick thread now (pysyncobj skips this while our batching toggle is on).
+        self._SyncObj__pipeNotifier.notify()
+
+    def propose_membership(self, action: str, peer: str, callback: ProposeCallback) -> None:
+        def done(result: Any, reason: int) -> None:
+            if reason == FAIL_REASON.SUCCESS:
+                callback({}, None)
+            elif reason == FAIL_REASON.REQUEST_DENIED:
+                callback(None, e.StoreError("membership change denied: another change is in progress",
+                                            e.FAILED_PRECONDITION))
+            else:
+                callback(None, e.UnknownOutcome(e.MSG_UNKNOWN_OUTCOME))
+
+        if action == "add":
+            self.addNodeToCluster(peer, callback=done)
+        else:
+            self.removeNodeFromCluster(peer, callback=done)
+
+    def read(self, fn: Callable[[KVState], T]) -> T:
+        """Run `fn` on the local state under the state lock (a serializable read)."""
+        with self.consumer.lock:
+            return fn(self.consumer.state)
+
+    # ---- introspection ------------------------------------------------------------
+    def raft_status(self) -> dict[str, Any]:
+        """A snapshot of Raft progress (read without pysyncobj's lock: values may lag a tick)."""
+        leader = self._getLeader()
+        return {
+            "leader_peer": leader.id if leader is not None else None,
+            "is_leader": bool(self._isLeader()),
+            "term": int(self.raftCurrentTerm),
+            "commit_index": int(self.raftCommitIndex),
+            "applied_index": int(self.raftLastApplied),
+            "log_len": len(self.journal),
+            "peers": sorted(n.id for n in self.otherNodes),
+            "journal_syncs": self.journal.syncs,
+        }
+
+    @property
+    def otherNodes(self) -> set[Any]:
+        return set(self._SyncObj__otherNodes)
+
+    def data_size(self) -> int:
+        total = 0
+        for path in (self.cfg.journal_file, self.cfg.dump_file, self.cfg.journal_file + ".meta"):
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(path)
+        return total

@@ -1,0 +1,205 @@
+"""The revisioned key space: current keys, a bounded event history, historical reads.
+
+Pure data structure: no clock, no I/O, no randomness; iteration is always in key order,
+never in hash order, so every replica that applies the same writes holds the same state.
+
+Revision rules (as in etcd): the store starts at revision 1; every write *batch* (a put,
+a delete that deleted something, a txn with writes, a lease revoke that deleted keys)
+adds exactly one revision, shared by all events of the batch.  Events of revision R are
+retained while R >= `compact_revision`; a range at revision R is served while
+R >= `compact_revision`, by undoing the retained events newer than R.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from raftstore.errors import MSG_COMPACTED, MSG_FUTURE_REV, CompactedError, FutureRevision
+
+PUT = "PUT"
+DELETE = "DELETE"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValue:
+    key: bytes
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change.  For DELETE, `kv` carries only key and the deletion's mod_revision."""
+
+    type: str
+    kv: KeyValue
+    prev_kv: KeyValue | None
+
+
+def in_range(k: bytes, key: bytes, range_end: bytes) -> bool:
+    """etcd's key-range rule: empty range_end is one key; b'\\0' means 'key and above'."""
+    if not range_end:
+        return k == key
+    if range_end == b"\0":
+        return k >= key
+    return key <= k < range_end
+
+
+@dataclass(frozen=True, slots=True)
+class RangeResult:
+    kvs: list[KeyValue]
+    count: int
+    more: bool
+
+
+class KeySpace:
+    """Current keys in sorted order plus the event history.
+
+    Not thread-safe: the owner (the state machine) serialises writers and readers.
+    """
+
+    def __init__(self, max_history: int = 100_000) -> None:
+        self.keys: dict[bytes, KeyValue] = {}
+        self._sorted: list[bytes] = []
+        self.revision = 1
+        self.compact_revision = 1
+        self.history: deque[Event] = deque()
+        self.max_history = max_history
+        self._batch_open = False
+
+    # ---- writes -------------------------------------------------------------------
+    def begin(self) -> None:
+        """Start a write batch; its first write takes revision+1."""
+        self._batch_open = False
+
+    def _batch_revision(self) -> int:
+        if not self._batch_open:
+            self.revision += 1
+            self._batch_open = True
+        return self.revision
+
+    def end(self) -> None:
+        """Close a write batch and trim the history to its bound (whole revisions only)."""
+        self._batch_open = False
+        self._trim()
+
+    def put(self, key: bytes, value: bytes, lease: int) -> tuple[KeyValue, KeyValue | None]:
+        rev = self._batch_revision()
+        prev = self.keys.get(key)
+        if prev is None:
+            kv = KeyValue(key, value, rev, rev, 1, lease)
+            bisect.insort(self._sorted, key)
+        else:
+            kv = KeyValue(key, value, prev.create_revision, rev, prev.version + 1, lease)
+        self.keys[key] = kv
+        self.history.append(Event(PUT, kv, prev))
+        return kv, prev
+
+    def delete(self, key: bytes) -> KeyValue | None:
+        prev = self.keys.pop(key, None)
+        if prev is None:
+            return None
+        rev = self._batch_revision()
+        del self._sorted[bisect.bisect_left(self._sorted, key)]
+        self.history.append(Event(DELETE, KeyValue(key, b"", 0, rev, 0, 0), prev))
+        return prev
+
+    def compact(self, revision: int) -> None:
+        """Forget history older than `revision` (caller validated the bounds)."""
+        while self.history and self.history[0].kv.mod_revision < revision:
+            self.history.popleft()
+        self.compact_revision = revision
+
+    def _trim(self) -> None:
+        while len(self.history) > self.max_history:
+            oldest = self.history[0].kv.mod_revision
+            while self.history and self.history[0].kv.mod_revision == oldest:
+                self.history.popleft()
+            self.compact_revision = max(self.compact_revision, oldest + 1)
+
+    # ---- reads --------------------------------------------------------------------
+    def select(self, key: bytes, range_end: bytes) -> list[bytes]:
+        """Current keys in the range, sorted."""
+        if not range_end:
+            return [key] if key in self.keys else []
+        lo = bisect.bisect_left(self._sorted, key)
+        if range_end == b"\0":
+            return self._sorted[lo:]
+        hi = bisect.bisect_left(self._sorted, range_end)
+        return self._sorted[lo:hi] if hi > lo else []
+
+    def check_revision(self, revision: int) -> None:
+        if revision > self.revision:
+            raise FutureRevision(MSG_FUTURE_REV)
+        if 0 < revision < self.compact_revision:
+            raise CompactedError(MSG_COMPACTED, compact_revision=self.compact_revision)
+
+    def range(self, key: bytes, range_end: bytes, revision: int = 0, limit: int = 0) -> RangeResult:
+        """Keys in [key, range_end) as of `revision` (0 = now), sorted by key."""
+        self.check_revision(revision)
+        if revision in (0, self.revision):
+            names = self.select(key, range_end)
+            found = [self.keys[k] for k in names]
+        else:
+            found = self._range_at(key, range_end, revision)
+        count = len(found)
+        if limit and count > limit:
+            return RangeResult(found[:limit], count, True)
+        return RangeResult(found, count, False)
+
+    def _range_at(self, key: bytes, range_end: bytes, revision: int) -> list[KeyValue]:
+        # The value of a key at `revision` is the prev_kv of the first later event on it.
+        overlay: dict[bytes, KeyValue | None] = {}
+        for ev in self._events_after(revision):
+            k = ev.kv.key
+            if k not in overlay and in_range(k, key, range_end):
+                overlay[k] = ev.prev_kv
+        result = {k: self.keys[k] for k in self.select(key, range_end) if k not in overlay}
+        for k, kv in overlay.items():
+            if kv is not None:
+                result[k] = kv
+        return [result[k] for k in sorted(result)]
+
+    def _events_after(self, revision: int) -> Iterator[Event]:
+        # History is in revision order; skip to the first event newer than `revision`.
+        start = self._first_index_at_or_after(revision + 1)
+        for i in range(start, len(self.history)):
+            yield self.history[i]
+
+    def _first_index_at_or_after(self, revision: int) -> int:
+        lo, hi = 0, len(self.history)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.history[mid].kv.mod_revision < revision:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def events_from(self, start: int, key: bytes, range_end: bytes, limit: int = 1000) -> list[Event]:
+        """Events with revision >= start on the range, whole revisions, at most ~limit events.
+
+        Raises CompactedError when `start` is older than the retained history.
+        """
+        if start < self.compact_revision:
+            raise CompactedError(MSG_COMPACTED, compact_revision=self.compact_revision)
+        out: list[Event] = []
+        last_rev = 0
+        for i in range(self._first_index_at_or_after(start), len(self.history)):
+            ev = self.history[i]
+            if len(out) >= limit and ev.kv.mod_revision != last_rev:
+                break
+            if in_range(ev.kv.key, key, range_end):
+                out.append(ev)
+                last_rev = ev.kv.mod_revision
+        return out
+
+    def content_items(self) -> Iterable[KeyValue]:
+        return (self.keys[k] for k in self._sorted)
+

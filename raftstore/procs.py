@@ -1,0 +1,114 @@
+"""Processes we start: pidfiles that also record the start time, stop by PID only.
+
+PIDs wrap and, in the lab, every host shares one process table, so a bare PID is not
+proof of identity: before signalling, the recorded start time must match the process.
+Nothing here finds processes by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+
+# Popen objects of our children: kept so they are not collected while running (and so
+# we can reap them); keyed by PID.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def start(argv: Sequence[str], pidfile: Path, logfile: Path, env: dict[str, str] | None = None) -> int:
+    """Start `argv` in its own session, output to `logfile`; write `pidfile`; return the PID."""
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    with open(logfile, "ab") as log:
+        proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
+    _children[proc.pid] = proc
+    created = psutil.Process(proc.pid).create_time()
+    tmp = pidfile.with_suffix(".tmp")
+    tmp.write_text(f"{proc.pid} {created!r}\n")
+    tmp.replace(pidfile)
+    return proc.pid
+
+
+def read(pidfile: Path) -> psutil.Process | None:
+    """The live process a pidfile names, or None if it is gone or the PID was reused."""
+    try:
+        pid_text, created_text = pidfile.read_text().split()
+        proc = psutil.Process(int(pid_text))
+        if abs(proc.create_time() - float(created_text)) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except (OSError, ValueError, psutil.Error):
+        return None
+
+
+def signal_pidfile(pidfile: Path, sig: int) -> bool:
+    """Send `sig` to the pidfile's process (if it is still that process)."""
+    proc = read(pidfile)
+    if proc is None:
+        return False
+    try:
+        proc.send_signal(sig)
+        return True
+    except psutil.Error:
+        return False
+
+
+def stop(pidfile: Path, timeout: float = 10.0) -> None:
+    """SIGTERM, wait up to `timeout`, then SIGKILL; remove the pidfile."""
+    proc = read(pidfile)
+    if proc is not None:
+        try:
+            proc.terminate()
+            proc.wait(timeout)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        except psutil.Error:
+            pass
+    reap(proc)
+    pidfile.unlink(missing_ok=True)
+
+
+def kill(pidfile: Path) -> None:
+    """SIGKILL now (a crash), and wait until the process is gone."""
+    proc = read(pidfile)
+    if proc is None:
+        return
+    try:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    except psutil.Error:
+        pass
+    reap(proc)
+
+
+def reap(proc: psutil.Process | None) -> None:
+    # Our own children become zombies until waited for; collect them if they are ours.
+    if proc is None:
+        return
+    child = _children.pop(proc.pid, None)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(5)
+
+
+def wait_for(predicate: object, timeout: float, interval: float = 0.05, what: str = "condition") -> None:
+    """Poll `predicate()` until true; raise TimeoutError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():  # type: ignore[operator]
+                return
+        except Exception as err:  # the condition may fail while things start up
+            last_error = err
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}"
+                       + (f" (last error: {last_error})" if last_error else ""))
