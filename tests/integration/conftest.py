@@ -62,3 +62,15 @@ def etcd3(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalEtcd]
         pytest.skip("Debian's etcd-server is not installed (make test installs it when run as root)")
     cluster = LocalEtcd(tmp_path / "etcd", 3, subnet=next_subnet())
     yield from _run(request, cluster)  # type: ignore[misc]
+
+
+@pytest.fixture(params=["skiff", "etcd"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalCluster]:
+    """The same tests against Skiff's store and against a real etcd 3.4."""
+    if request.param == "etcd":
+        if shutil.which("etcd") is None:
+            pytest.skip("Debian's etcd-server is not installed (make test installs it when run as root)")
+        cluster: LocalCluster = LocalEtcd(tmp_path / "etcd", 3, subnet=next_subnet())
+    else:
+        cluster = LocalStore(tmp_path / "store", 3, subnet=next_subnet())
+    yield from _run(request, cluster)  # type: ignore[misc]

@@ -1,0 +1,129 @@
+"""The wire API against bad input, and leases on a real cluster."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import httpx
+import pytest
+
+from raftstore import procs
+from raftstore.client import compare, op_put
+from raftstore.errors import CompactedError, InvalidArgument, NotFound
+from raftstore.localcluster import LocalStore
+
+pytestmark = pytest.mark.integration
+
+
+def b64(s: bytes) -> str:
+    return base64.b64encode(s).decode()
+
+
+BAD_BODIES = [
+    ("/v3/kv/put", b'{"key": "a2V5", "value": ', "malformed JSON"),
+    ("/v3/kv/put", b'[1, 2, 3]', "expected a JSON object"),
+    ("/v3/kv/put", json.dumps({"key": "not base64!!", "value": "dg=="}).encode(), "invalid base64"),
+    ("/v3/kv/put", json.dumps({"key": "a2V5", "value": 12}).encode(), "'value'"),
+    ("/v3/kv/put", json.dumps({"key": "a2V5", "colour": "blue"}).encode(), "unknown field 'colour'"),
+    ("/v3/kv/range", json.dumps({"key": "a2V5", "limit": "ten"}).encode(), "'limit'"),
+    ("/v3/kv/range", json.dumps({"key": "a2V5", "keys_only": "yes"}).encode(), "'keys_only'"),
+    ("/v3/kv/put", json.dumps({"value": "dg=="}).encode(), "key is not provided"),
+    ("/v3/kv/txn", json.dumps({"compare": [{"key": "a2V5", "target": "COLOUR"}]}).encode(), "target"),
+    ("/v3/kv/txn", json.dumps({"success": [{"request_put": {"key": "a2V5"}, "request_range": {}}]}).encode(),
+     "exactly one"),
+    ("/v3/lease/grant", json.dumps({"TTL": "-5"}).encode(), "TTL"),
+    ("/v3/kv/range", b"\xff\xfe garbage", "malformed JSON"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "says"), BAD_BODIES)
+def test_bad_input_is_a_clear_400_and_the_member_keeps_serving(
+        store3: LocalStore, path: str, body: bytes, says: str) -> None:
+    url = f"http://{store3.members[0].client}"
+    resp = httpx.post(url + path, content=body, headers={"content-type": "application/json"}, timeout=10)
+    assert resp.status_code == 400, resp.text
+    err = resp.json()
+    assert says in err["message"] and err["code"] == 3 and "Traceback" not in resp.text
+    with store3.client() as c:
+        assert c.put(b"/still/serving", b"yes", endpoint=url).revision > 0
+
+
+def test_oversized_value_and_body_are_refused(store3: LocalStore) -> None:
+    url = f"http://{store3.members[1].client}"
+    big = b"x" * (1536 * 1024 + 1)
+    resp = httpx.post(url + "/v3/kv/put", json={"key": b64(b"big"), "value": b64(big)}, timeout=30)
+    assert resp.status_code == 400 and "too large" in resp.json()["message"]
+    huge = b'{"key": "' + b"A" * (4 * 1024 * 1024) + b'"}'
+    resp = httpx.post(url + "/v3/kv/put", content=huge, timeout=30)
+    assert resp.status_code == 400 and "too large" in resp.json()["message"]
+    ok = b"y" * (1024 * 1024)
+    with store3.client() as c:
+        c.put(b"big", ok, endpoint=url)
+        assert c.get(b"big").kvs[0].value == ok
+
+
+def test_txn_with_10000_ops_is_refused(store3: LocalStore) -> None:
+    url = f"http://{store3.members[2].client}"
+    ops = [op_put(f"k{i}".encode(), b"v") for i in range(10_000)]
+    resp = httpx.post(url + "/v3/kv/txn", json={"success": ops}, timeout=30)
+    assert resp.status_code == 400 and "too many operations" in resp.json()["message"]
+    with store3.client() as c:
+        assert c.get(b"k0").count == 0
+        assert c.put(b"after", b"1", endpoint=url).revision > 0
+
+
+def test_unknown_path_and_wrong_method(store3: LocalStore) -> None:
+    url = f"http://{store3.members[0].client}"
+    assert httpx.post(url + "/v3/kv/nothing", json={}, timeout=5).status_code == 404
+    assert httpx.get(url + "/v3/kv/put", timeout=5).status_code == 405
+
+
+def test_errors_map_to_client_exceptions(store3: LocalStore) -> None:
+    with store3.client() as c:
+        rev = c.put(b"/e", b"1").revision
+        c.put(b"/e", b"2")
+        c.compact(rev + 1)
+        with pytest.raises(CompactedError):
+            c.get(b"/e", revision=rev)
+        with pytest.raises(NotFound):
+            c.lease_revoke(424242)
+        with pytest.raises(InvalidArgument):
+            c.txn([compare(b"/e", "value", "=", b"2")], [op_put(b"/a", b"1"), op_put(b"/a", b"2")])
+
+
+def test_lease_expiry_keepalive_and_timetolive(store3: LocalStore) -> None:
+    with store3.client() as c:
+        short = c.lease_grant(1)
+        kept = c.lease_grant(1)
+        c.put(b"/lease/short", b"1", lease=short)
+        c.put(b"/lease/kept", b"1", lease=kept)
+        info = c.lease_timetolive(kept, keys=True)
+        assert info["granted_ttl"] == 1 and info["keys"] == [b"/lease/kept"]
+        end = time.monotonic() + 4
+        while time.monotonic() < end:  # keep one lease alive for longer than its TTL
+            c.lease_keepalive(kept)
+            time.sleep(0.3)
+        procs.wait_for(lambda: c.get(b"/lease/short").count == 0, 10, what="the short lease to expire")
+        assert c.get(b"/lease/kept").count == 1
+        assert c.lease_timetolive(short)["ttl"] == -1
+        c.lease_revoke(kept)
+        assert c.get(b"/lease/kept").count == 0
+
+
+def test_leader_change_does_not_expire_live_leases(store3: LocalStore) -> None:
+    with store3.client() as c:
+        lease = c.lease_grant(3)
+        c.put(b"/lease/survivor", b"1", lease=lease)
+        c.lease_keepalive(lease)
+        leader = store3.leader(c)
+        assert leader is not None
+        store3.kill(leader)
+        # The new leader first extends every lease by the election time, then keeps
+        # expiring by its own clock; a holder that keeps renewing never loses its key.
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            c.lease_keepalive(lease)
+            assert c.get(b"/lease/survivor").count == 1
+            time.sleep(0.5)
