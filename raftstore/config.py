@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,6 @@ class MemberConfig:
     def dump_file(self) -> str:
         return str(self.data_dir / "raft.snapshot")
 
-    @property
+    @functools.cached_property
     def id(self) -> int:
         return member_id(self.name)

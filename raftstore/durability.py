@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -75,10 +76,13 @@ class DurableJournal(FileJournal):  # type: ignore[misc]
         self._dump_file = dump_file
         self.dirty = False
         self.syncs = 0
+        self.sync_seconds = 0.0
+        self.appended = 0
 
     def add(self, command: bytes, idx: int, term: int) -> None:
         super().add(command, idx, term)
         self.dirty = True
+        self.appended += 1
 
     def deleteEntriesFrom(self, entryFrom: int) -> None:
         super().deleteEntriesFrom(entryFrom)
@@ -97,7 +101,9 @@ class DurableJournal(FileJournal):  # type: ignore[misc]
             return False
         # fdatasync writes back the pages dirtied through the shared mapping as well, and
         # costs a fraction of msync over the whole (growing) mapping.
+        started = time.perf_counter()
         os.fdatasync(self._FileJournal__journalFile._ResizableFile__f.fileno())
+        self.sync_seconds += time.perf_counter() - started
         self.dirty = False
         self.syncs += 1
         return True

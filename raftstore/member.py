@@ -97,6 +97,9 @@ class Member(SyncObj):  # type: ignore[misc]
         transport.send = self._send_or_hold
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"raft-{cfg.name}", daemon=True)
+        # pysyncobj snapshots every attribute of the SyncObj created after its __init__;
+        # ours are runtime plumbing (locks, threads), the replicated state is the consumer.
+        self._SyncObj__properies.update(self.__dict__)
 
     # ---- durability ---------------------------------------------------------------
     def _send_or_hold(self, node: Any, message: dict[str, Any]) -> Any:
@@ -121,6 +124,9 @@ class Member(SyncObj):  # type: ignore[misc]
             conf.appendEntriesUseBatch = False
         if len(self.journal) != before and self._isLeader():
             self._SyncObj__sendAppendEntries()
+            # Sync our own copy while the followers write theirs (the leader counts
+            # itself towards the commit index only at the next tick, after this).
+            self.journal.sync()
 
     def _onTick(self, timeToWait: float = 0.0) -> None:
         self.journal.sync()
@@ -206,6 +212,8 @@ class Member(SyncObj):  # type: ignore[misc]
             "log_len": len(self.journal),
             "peers": sorted(n.id for n in self.otherNodes),
             "journal_syncs": self.journal.syncs,
+            "journal_sync_seconds": self.journal.sync_seconds,
+            "journal_appended": self.journal.appended,
         }
 
     @property

@@ -119,6 +119,8 @@ class KeySpace:
     def _trim(self) -> None:
         while len(self.history) > self.max_history:
             oldest = self.history[0].kv.mod_revision
+            if oldest >= self.revision:
+                break  # never the newest revision: reads and watches at it must stay served
             while self.history and self.history[0].kv.mod_revision == oldest:
                 self.history.popleft()
             self.compact_revision = max(self.compact_revision, oldest + 1)
@@ -141,15 +143,18 @@ class KeySpace:
             raise CompactedError(MSG_COMPACTED, compact_revision=self.compact_revision)
 
     def range(self, key: bytes, range_end: bytes, revision: int = 0, limit: int = 0) -> RangeResult:
-        """Keys in [key, range_end) as of `revision` (0 = now), sorted by key."""
+        """Keys in [key, range_end) as of `revision`, sorted by key, at most `limit` of them.
+
+        As in etcd, a revision <= 0 means now and a limit <= 0 means no limit.
+        """
         self.check_revision(revision)
-        if revision in (0, self.revision):
+        if revision <= 0 or revision == self.revision:
             names = self.select(key, range_end)
             found = [self.keys[k] for k in names]
         else:
             found = self._range_at(key, range_end, revision)
         count = len(found)
-        if limit and count > limit:
+        if limit > 0 and count > limit:
             return RangeResult(found[:limit], count, True)
         return RangeResult(found, count, False)
 

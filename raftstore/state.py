@@ -13,6 +13,7 @@ Contract:
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections import OrderedDict
 from typing import Any
@@ -43,7 +44,15 @@ class KVState:
 
     # ---- entry point --------------------------------------------------------------
     def apply(self, cmd: Cmd) -> Result:
-        rid = cmd.get("rid")
+        try:
+            rid = cmd.get("rid")
+            hash(rid)
+        except Exception:  # not a mapping, or an unhashable request id
+            result = e.InvalidArgument("malformed command: expected a mapping with a hashable rid").to_dict()
+            result["revision"] = self.kv.revision
+            return result
+        if cmd.get("op") == "batch":
+            return self._apply_batch(cmd.get("cmds"))
         if rid is not None and rid in self.responses:
             return self.responses[rid]
         try:
@@ -58,6 +67,22 @@ class KVState:
             while len(self.responses) > MAX_RESPONSES:
                 self.responses.popitem(last=False)
         return result
+
+    def _apply_batch(self, cmds: Any) -> Result:
+        """Apply the commands of one Raft entry in order, each as if proposed alone.
+
+        Members group concurrent client requests into one entry (one log write, one
+        message, one apply) but each command keeps its own request id and revision.
+        """
+        if not isinstance(cmds, list):
+            return e.InvalidArgument("batch: 'cmds' must be a list").to_dict()
+        results = []
+        for cmd in cmds:
+            if not isinstance(cmd, dict) or cmd.get("op") == "batch":
+                results.append(e.InvalidArgument("batch: each command must be a plain command").to_dict())
+            else:
+                results.append(self.apply(cmd))
+        return {"results": results, "revision": self.kv.revision}
 
     def _dispatch(self, cmd: Cmd) -> Result:
         op = cmd.get("op")
@@ -79,7 +104,14 @@ class KVState:
         return {"kvs": kvs, "count": res.count, "more": res.more, "revision": self.kv.revision}
 
     def _op_range(self, cmd: Cmd) -> Result:
+        self._check_range(cmd)
         return self.read_range(cmd)
+
+    def _check_range(self, cmd: Cmd) -> None:
+        _need_bytes(cmd, "key", required=True)
+        _need_bytes(cmd, "range_end")
+        _need_int(cmd, "limit")
+        self.kv.check_revision(_need_int(cmd, "revision"))
 
     def _op_put(self, cmd: Cmd) -> Result:
         self._check_put(cmd)
@@ -90,9 +122,10 @@ class KVState:
             self.kv.end()
 
     def _check_put(self, cmd: Cmd) -> None:
-        if not cmd["key"]:
+        if not _need_bytes(cmd, "key"):
             raise e.InvalidArgument(e.MSG_KEY_EMPTY)
-        lease = cmd.get("lease", 0)
+        _need_bytes(cmd, "value", required=True)
+        lease = _need_int(cmd, "lease")
         if lease and self.leases.get(lease) is None:
             raise e.NotFound(e.MSG_LEASE_NOT_FOUND)
 
@@ -108,8 +141,7 @@ class KVState:
         return out
 
     def _op_delete(self, cmd: Cmd) -> Result:
-        if not cmd["key"]:
-            raise e.InvalidArgument(e.MSG_KEY_EMPTY)
+        _check_delete(cmd)
         self.kv.begin()
         try:
             return self._delete(cmd)
@@ -138,9 +170,19 @@ class KVState:
             self.kv.end()
 
     def _check_txn(self, cmd: Cmd) -> None:
+        """Validate everything a txn (and its nested txns) will execute, before any write.
+
+        Nested compares and every range run after the txn's first write, so they are
+        checked here too: a failure there would leave the txn half-applied.
+        """
+        compare = cmd.get("compare", [])
+        if len(compare) > MAX_TXN_OPS:
+            raise e.InvalidArgument(e.MSG_TOO_MANY_OPS)
+        for c in compare:
+            _check_compare(c)
         for branch in ("success", "failure"):
             ops = cmd.get(branch, [])
-            if len(ops) > MAX_TXN_OPS or len(cmd.get("compare", [])) > MAX_TXN_OPS:
+            if len(ops) > MAX_TXN_OPS:
                 raise e.InvalidArgument(e.MSG_TOO_MANY_OPS)
             put_keys: set[bytes] = set()
             for op in ops:
@@ -152,8 +194,12 @@ class KVState:
                     put_keys.add(op["key"])
                 elif kind == "txn":
                     self._check_txn(op)
-                elif kind == "delete" and not op["key"]:
-                    raise e.InvalidArgument(e.MSG_KEY_EMPTY)
+                elif kind == "delete":
+                    _check_delete(op)
+                elif kind == "range":
+                    self._check_range(op)
+                else:
+                    raise e.InvalidArgument(f"unknown txn operation {kind!r}")
             for op in ops:
                 if op["op"] == "delete" and any(
                         in_range(k, op["key"], op.get("range_end", b"")) for k in put_keys):
@@ -187,7 +233,7 @@ class KVState:
 
     # ---- compaction ---------------------------------------------------------------
     def _op_compact(self, cmd: Cmd) -> Result:
-        rev = cmd["revision"]
+        rev = _need_int(cmd, "revision", required=True)
         if rev < self.kv.compact_revision:
             raise e.CompactedError()
         if rev > self.kv.revision:
@@ -197,14 +243,15 @@ class KVState:
 
     # ---- leases -------------------------------------------------------------------
     def _op_lease_grant(self, cmd: Cmd) -> Result:
-        ttl = cmd["ttl"]
+        ttl = _need_int(cmd, "ttl", required=True)
         if ttl <= 0 or ttl > MAX_TTL:
             raise e.InvalidArgument("etcdserver: too large lease TTL" if ttl > 0
                                     else "lease TTL must be positive")
-        lease_id = cmd.get("id") or self.leases.new_id()
+        now = _need_time(cmd, "now")  # validated before new_id() draws an ID
+        lease_id = _need_int(cmd, "id") or self.leases.new_id()
         if self.leases.get(lease_id) is not None:
             raise e.AlreadyExists(e.MSG_LEASE_EXISTS)
-        lease = self.leases.grant(lease_id, ttl, cmd["now"])
+        lease = self.leases.grant(lease_id, ttl, now)
         return {"id": lease.id, "ttl": lease.ttl}
 
     def _op_lease_revoke(self, cmd: Cmd) -> Result:
@@ -228,17 +275,17 @@ class KVState:
         lease = self.leases.get(cmd["id"])
         if lease is None:
             raise e.NotFound(e.MSG_LEASE_NOT_FOUND)
-        lease.expiry = cmd["now"] + lease.ttl
+        lease.expiry = _need_time(cmd, "now") + lease.ttl
         return {"id": lease.id, "ttl": lease.ttl}
 
     def _op_lease_expire(self, cmd: Cmd) -> Result:
-        expired = self.leases.expired(cmd["now"])
+        expired = self.leases.expired(_need_time(cmd, "now"))
         for lease_id in expired:
             self._revoke(lease_id)
         return {"expired": expired}
 
     def _op_lease_promote(self, cmd: Cmd) -> Result:
-        self.leases.promote(cmd["now"], cmd["extend"])
+        self.leases.promote(_need_time(cmd, "now"), _need_time(cmd, "extend"))
         return {}
 
     def lease_info(self, lease_id: int, now: float, keys: bool) -> Result:
@@ -271,6 +318,52 @@ class KVState:
                                                   kv.version, kv.lease)).encode()):
                 crc = zlib.crc32(part, crc)
         return crc
+
+
+def _need_bytes(cmd: Cmd, field: str, required: bool = False) -> bytes:
+    """The bytes field of a command (b"" when absent and optional)."""
+    if required and field not in cmd:
+        raise e.InvalidArgument(f"field {field!r} is required")
+    value = cmd.get(field, b"")
+    if not isinstance(value, bytes):
+        raise e.InvalidArgument(f"field {field!r}: expected bytes")
+    return value
+
+
+def _need_int(cmd: Cmd, field: str, required: bool = False) -> int:
+    """The integer field of a command (0 when absent and optional); booleans are refused."""
+    if required and field not in cmd:
+        raise e.InvalidArgument(f"field {field!r} is required")
+    value = cmd.get(field, 0)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise e.InvalidArgument(f"field {field!r}: expected an integer")
+    return value
+
+
+def _need_time(cmd: Cmd, field: str) -> float:
+    """A finite number of seconds stamped into the command by its proposer."""
+    value = cmd.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise e.InvalidArgument(f"field {field!r}: expected a finite number")
+    return value
+
+
+def _check_delete(cmd: Cmd) -> None:
+    if not _need_bytes(cmd, "key"):
+        raise e.InvalidArgument(e.MSG_KEY_EMPTY)
+    _need_bytes(cmd, "range_end")
+
+
+def _check_compare(c: Cmd) -> None:
+    _need_bytes(c, "key", required=True)
+    _need_bytes(c, "range_end")
+    target = c.get("target")
+    if target not in TARGETS or c.get("result") not in RESULTS:
+        raise e.InvalidArgument("invalid compare target or result")
+    if target == "VALUE":
+        _need_bytes(c, "value", required=True)
+    else:
+        _need_int(c, "value", required=True)
 
 
 def _target(kv: KeyValue, target: str) -> int | bytes:

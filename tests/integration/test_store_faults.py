@@ -60,6 +60,9 @@ def test_member_down_during_writes_past_compaction_catches_up(store3: LocalStore
             return res.revision >= rev and res.count == 600
 
         procs.wait_for(caught_up, 60, what="the restarted follower to catch up")
+        # The leader compacted its log past what the follower had: it caught up from a
+        # snapshot, which it now holds on disk.
+        assert (store3.base / follower.name / "data" / "raft.snapshot").exists()
         hashes = {c.hashkv(m.client)["hash"] for m in store3.members}
         assert len(hashes) == 1, "members hold different content after catch-up"
 
