@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -86,6 +88,7 @@ class Member(SyncObj):  # type: ignore[misc]
             logCompactionMinEntries=cfg.snapshot_entries,
             logCompactionMinTime=300,
             commandsQueueSize=100_000,
+            onStateChanged=self._on_state_changed,
         )
         with durable_journals(cfg.dump_file):
             super().__init__(cfg.peer_addr, cfg.other_peers, conf, consumers=[self.consumer])
@@ -96,10 +99,19 @@ class Member(SyncObj):  # type: ignore[misc]
         self._send = transport.send
         transport.send = self._send_or_hold
         self._stopping = threading.Event()
+        self._last_ping = 0.0
+        self._early_for: Any = None
+        self._ping_every = conf.connectionTimeout / 4
         self._thread = threading.Thread(target=self._run, name=f"raft-{cfg.name}", daemon=True)
         # pysyncobj snapshots every attribute of the SyncObj created after its __init__;
         # ours are runtime plumbing (locks, threads), the replicated state is the consumer.
         self._SyncObj__properies.update(self.__dict__)
+
+    def _on_state_changed(self, old: int, new: int) -> None:
+        names = {0: "follower", 1: "candidate", 2: "leader"}
+        links = {n.id: self.isNodeConnected(n) for n in self.otherNodes}
+        log.info("%s: %s -> %s (term %s) links %s", self.cfg.name, names.get(old, old), names.get(new, new),
+                 self.raftCurrentTerm, links)
 
     # ---- durability ---------------------------------------------------------------
     def _send_or_hold(self, node: Any, message: dict[str, Any]) -> Any:
@@ -128,7 +140,39 @@ class Member(SyncObj):  # type: ignore[misc]
             # itself towards the commit index only at the next tick, after this).
             self.journal.sync()
 
+    # ---- liveness -----------------------------------------------------------------
+    def _keep_peer_links_alive(self) -> None:
+        # pysyncobj drops a connection that has read nothing for connectionTimeout, and
+        # checks that when it *sends*.  Links between followers carry nothing until an
+        # election, so without this the first vote request of an election finds its
+        # link expired, is dropped, and the election needs another round (measured:
+        # failover 0.6-0.9 s instead of ~0.3 s).  pysyncobj ignores unknown types.
+        now = time.monotonic()
+        if now - self._last_ping >= self._ping_every:
+            self._last_ping = now
+            for node in self.otherNodes:
+                self._send(node, {"type": "skiff_ping"})
+
+    def _campaign_early_if_leader_link_lost(self) -> None:
+        # A follower whose TCP link to the leader has closed (the leader's process died
+        # or its host is gone: the kernel resets the connection at once) need not wait
+        # a whole election timeout of silence.  It campaigns after a short random delay;
+        # the randomness keeps two followers from splitting the vote.
+        leader = self._getLeader()
+        if leader is None or leader == self.selfNode or self.isNodeConnected(leader):
+            self._early_for = None
+            return
+        if self._early_for == leader:
+            return
+        self._early_for = leader
+        soon = time.monotonic() + random.uniform(0.0, self.cfg.election_min / 2)
+        deadline: float = getattr(self, "_SyncObj__raftElectionDeadline")  # noqa: B009
+        if soon < deadline:
+            self._SyncObj__raftElectionDeadline = soon
+
     def _onTick(self, timeToWait: float = 0.0) -> None:
+        self._campaign_early_if_leader_link_lost()
+        self._keep_peer_links_alive()
         self.journal.sync()
         with self._hold_lock:
             held, self._held = self._held, []

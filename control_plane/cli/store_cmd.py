@@ -61,7 +61,8 @@ def run(
     """
     from raftstore.server import run as run_member
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pysyncobj").setLevel(logging.WARNING)
     try:
         secret = secret_file.read_text().strip() if secret_file else None
         if secret_file and not secret:
