@@ -2,7 +2,8 @@
 
 - `endpoints`: 'host:port' (or URLs); any member serves any request.
 - Every call has a deadline (`timeout`, whole call including failover).
-- Failover: a connection failure, a 5xx or a timeout moves to the next endpoint.
+- Failover: a connection failure, a timeout, or an Unavailable (503) / DeadlineExceeded
+  (504) answer moves to the next endpoint; other errors are raised at once.
 - Writes carry one `X-Skiff-Request-Id` for all their attempts, so Skiff's store applies
   a retried write at most once.  A real etcd ignores the header: there a retry after an
   unknown outcome may apply twice (etcd's own client has the same limit).
@@ -250,6 +251,7 @@ class StoreClient:
                 "revision": int(header.get("revision", 0)), "raft_index": int(out.get("raftIndex", 0)),
                 "applied_index": int(out.get("raftAppliedIndex") or out.get("raftIndex") or 0),
                 "db_size": int(out.get("dbSize", 0)), "version": out.get("version", ""),
+                "first_index": int(out.get("raftFirstIndex", 0)),
                 "errors": out.get("errors", [])}
 
     def hashkv(self, endpoint: str) -> Json:
@@ -290,17 +292,24 @@ class StoreClient:
             if prev_kv:
                 create["prev_kv"] = True
             try:
-                for ev in self._watch_stream(base, create, deadline):
+                for item in self._watch_stream(base, create, deadline):
                     failures = 0
-                    nxt = ev.revision + 1
-                    yield ev
+                    if isinstance(item, int):
+                        # "created": a watch from "now" is pinned to that revision, so a
+                        # failover before the first event resumes without a gap.
+                        nxt = nxt or item + 1
+                        continue
+                    nxt = item.revision + 1
+                    yield item
                 return
             except (httpx.HTTPError, ValueError, e.Unavailable):
                 failures += 1
                 self._current += 1
                 time.sleep(min(0.5, 0.05 * failures))
 
-    def _watch_stream(self, base: str, create: Json, deadline: float | None) -> Iterator[WatchEvent]:
+    def _watch_stream(self, base: str, create: Json,
+                      deadline: float | None) -> Iterator[WatchEvent | int]:
+        """Events of one watch connection; an int is the header revision at creation."""
         read_timeout = None if deadline is None else max(0.1, deadline - time.monotonic())
         timeout = httpx.Timeout(self.attempt_timeout, read=read_timeout)
         with self._http.stream("POST", base + "/v3/watch", json={"create_request": create},
@@ -312,6 +321,8 @@ class StoreClient:
                 if not raw.strip():
                     continue
                 result = json.loads(raw).get("result", {})
+                if result.get("created"):
+                    yield int(result.get("header", {}).get("revision", 0))
                 if result.get("canceled"):
                     rev = int(result.get("compact_revision", 0))
                     if rev:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,28 @@ def member_id(name: str) -> int:
 CLUSTER_ID = member_id("skiff-cluster")
 
 
+def read_secret(path: Path) -> str:
+    """The cluster secret from a file that only its owner may read."""
+    mode = path.stat().st_mode & 0o077
+    if mode:
+        raise InvalidArgument(f"secret file {path} is readable by group or others "
+                              f"(mode {oct(path.stat().st_mode & 0o777)}); chmod 600 it")
+    secret = path.read_text().strip()
+    if len(secret) < 16:
+        raise InvalidArgument(f"secret file {path} holds fewer than 16 characters")
+    return secret
+
+
+def write_secret(path: Path) -> None:
+    """Create a random cluster secret, mode 0600 from the first byte."""
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+
+
 @dataclass
 class MemberConfig:
     name: str
@@ -66,7 +89,9 @@ class MemberConfig:
     def __post_init__(self) -> None:
         parse_addr(self.client_addr, "--client-addr")
         parse_addr(self.peer_addr, "--peer-addr")
-        if self.initial_cluster.get(self.name) not in (None, self.peer_addr):
+        if self.name not in self.initial_cluster:
+            raise InvalidArgument(f"--initial-cluster does not list this member ({self.name})")
+        if self.initial_cluster[self.name] != self.peer_addr:
             raise InvalidArgument(
                 f"--initial-cluster gives {self.name} the address {self.initial_cluster[self.name]}, "
                 f"but --peer-addr is {self.peer_addr}")

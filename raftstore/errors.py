@@ -72,6 +72,8 @@ class StoreError(Exception):
         """Rebuild the most specific error class for a code and message."""
         if message == MSG_COMPACTED:
             return CompactedError(message)
+        if message in (MSG_UNKNOWN_OUTCOME, MSG_TIMEOUT):
+            return UnknownOutcome(message, code)
         cls = _BY_CODE.get(code, StoreError)
         return cls(message, code)
 

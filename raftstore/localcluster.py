@@ -8,13 +8,13 @@ by PID only.
 
 from __future__ import annotations
 
-import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from raftstore import procs
 from raftstore.client import StoreClient
+from raftstore.config import write_secret
 
 
 @dataclass
@@ -104,7 +104,7 @@ class LocalCluster:
                 leader = self.leader(c)
                 if leader is None:
                     return False
-                c.put(b"\0skiff/ready", b"1")
+                c.get(b"\0skiff/ready")  # a linearizable read needs a working quorum
                 found.append(leader)
                 return True
 
@@ -131,8 +131,7 @@ class LocalStore(LocalCluster):
     def start(self, m: MemberSpec | None = None) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
         if not self.secret_file.exists():
-            self.secret_file.write_text(secrets.token_hex(32) + "\n")
-            self.secret_file.chmod(0o600)
+            write_secret(self.secret_file)
         super().start(m)
 
 

@@ -228,8 +228,10 @@ class Member(SyncObj):  # type: ignore[misc]
             if reason == FAIL_REASON.SUCCESS:
                 callback({}, None)
             elif reason == FAIL_REASON.REQUEST_DENIED:
-                callback(None, e.StoreError("membership change denied: another change is in progress",
-                                            e.FAILED_PRECONDITION))
+                callback(None, e.StoreError(
+                    "membership change refused by Raft: another change is still in progress, the node "
+                    "is already a member, or the leader was asked to remove itself (stop it first)",
+                    e.FAILED_PRECONDITION))
             else:
                 callback(None, e.UnknownOutcome(e.MSG_UNKNOWN_OUTCOME))
 
@@ -254,6 +256,7 @@ class Member(SyncObj):  # type: ignore[misc]
             "commit_index": int(self.raftCommitIndex),
             "applied_index": int(self.raftLastApplied),
             "log_len": len(self.journal),
+            "first_index": int(self.journal[0][1]) if len(self.journal) else 0,
             "peers": sorted(n.id for n in self.otherNodes),
             "journal_syncs": self.journal.syncs,
             "journal_sync_seconds": self.journal.sync_seconds,

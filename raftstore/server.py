@@ -12,12 +12,13 @@ import json
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -47,13 +48,7 @@ class Api:
         self.registry = CollectorRegistry()
         self.requests = Counter("skiff_store_requests", "Client requests", ["path", "code"],
                                 registry=self.registry)
-        self.revision = Gauge("skiff_store_revision", "Current revision", registry=self.registry)
-        self.fsyncs = Gauge("skiff_store_journal_fsyncs", "Journal group commits (fdatasync calls)",
-                            registry=self.registry)
-        self.fsync_seconds = Gauge("skiff_store_journal_fsync_seconds", "Time spent in journal fdatasync",
-                                   registry=self.registry)
-        self.appended = Gauge("skiff_store_journal_appended_entries", "Raft entries appended",
-                              registry=self.registry)
+        self.registry.register(_MemberCollector(self))
 
     @property
     def service(self) -> MemberService:
@@ -163,7 +158,10 @@ class Api:
         raft = svc.member.raft_status()
         out: Json = {"header": self.header(), "version": VERSION, "dbSize": str(svc.member.data_size()),
                      "leader": str(svc.leader_id()), "raftIndex": str(raft["commit_index"]),
-                     "raftTerm": str(raft["term"]), "raftAppliedIndex": str(raft["applied_index"])}
+                     "raftTerm": str(raft["term"]), "raftAppliedIndex": str(raft["applied_index"]),
+                     # Not in etcd: the oldest entry still in the log (older ones are in the
+                     # snapshot), so operators and tests can see compaction happen.
+                     "raftFirstIndex": str(raft["first_index"])}
         if raft["leader_peer"] is None:
             out["errors"] = [e.MSG_NO_LEADER]
         return out
@@ -221,6 +219,8 @@ class Api:
             range_end = codec.b64d(create.get("range_end", ""), "range_end")
             start = codec.as_int(create.get("start_revision", 0), "start_revision")
             prev_kv = codec.as_bool(create.get("prev_kv", False), "prev_kv")
+            if create.get("filters") or create.get("fragment"):
+                raise e.StoreError("watch: filters and fragment are not supported", e.UNIMPLEMENTED)
             svc = self.service
         except e.StoreError as err:
             return error_response(err)
@@ -231,7 +231,9 @@ class Api:
                             start: int, prev_kv: bool) -> AsyncIterator[bytes]:
         """Events from `start` on, each revision exactly once and whole, in order."""
         nxt = start or svc.member.read(lambda s: s.kv.revision) + 1
-        yield line({"result": {"header": self.header(), "watch_id": "0", "created": True}})
+        # The header names the revision the watch starts after, so a client that fails
+        # over before the first event can resume from exactly there.
+        yield line({"result": {"header": self.header(nxt - 1), "watch_id": "0", "created": True}})
         while True:
             try:
                 events, current = svc.member.read(partial(_events_since, nxt, key, range_end))
@@ -253,17 +255,35 @@ class Api:
                 return
 
     async def metrics(self, request: Request) -> Response:
-        if self.svc is not None:
-            self.revision.set(self.svc.member.read(lambda s: s.kv.revision))
-            raft = self.svc.member.raft_status()
-            self.fsyncs.set(raft["journal_syncs"])
-            self.fsync_seconds.set(raft["journal_sync_seconds"])
-            self.appended.set(raft["journal_appended"])
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def health(self, request: Request) -> Response:
         ok = self.svc is not None and self.svc.member.raft_status()["leader_peer"] is not None
         return JSONResponse({"health": "true" if ok else "false"}, status_code=200 if ok else 503)
+
+
+class _MemberCollector:
+    """Exports the member's Raft and journal figures at scrape time."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def collect(self) -> Iterator[Metric]:
+        svc = self.api.svc
+        if svc is None:
+            return
+        raft = svc.member.raft_status()
+        yield GaugeMetricFamily("skiff_store_revision", "Current revision",
+                                value=svc.member.read(lambda s: s.kv.revision))
+        yield GaugeMetricFamily("skiff_store_raft_term", "Raft term", value=raft["term"])
+        yield GaugeMetricFamily("skiff_store_is_leader", "1 if this member leads",
+                                value=int(raft["is_leader"]))
+        yield CounterMetricFamily("skiff_store_journal_fsyncs", "Journal group commits (fdatasync calls)",
+                                  value=raft["journal_syncs"])
+        yield CounterMetricFamily("skiff_store_journal_fsync_seconds", "Time spent in journal fdatasync",
+                                  value=raft["journal_sync_seconds"])
+        yield CounterMetricFamily("skiff_store_journal_appended_entries", "Raft entries appended",
+                                  value=raft["journal_appended"])
 
 
 def _events_since(start: int, key: bytes, range_end: bytes, s: KVState) -> tuple[list[Event], int]:

@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from raftstore import errors as e
+from raftstore.codec import request_bytes
 from raftstore.config import MemberConfig, member_id
 from raftstore.member import Member
 from raftstore.state import Cmd, Result
@@ -248,7 +249,7 @@ class Batcher:
         chunk: list[tuple[Cmd, asyncio.Future[Result]]] = []
         size = 0
         for item in pending:
-            cost = len(item[0].get("value", b"")) + 64
+            cost = request_bytes(item[0]) + 64
             if chunk and (len(chunk) >= self.MAX_COMMANDS or size + cost > self.MAX_BYTES):
                 self._propose(chunk)
                 chunk, size = [], 0

@@ -27,6 +27,7 @@ MAX_RESPONSES = 50_000
 
 Cmd = dict[str, Any]
 Result = dict[str, Any]
+_Writes = tuple[set[bytes], list[tuple[bytes, bytes]]]  # a txn branch's keys put, ranges deleted
 
 # Compare targets and results, as the etcd JSON API names them.
 TARGETS = ("VERSION", "CREATE", "MOD", "VALUE", "LEASE")
@@ -169,41 +170,65 @@ class KVState:
         finally:
             self.kv.end()
 
-    def _check_txn(self, cmd: Cmd) -> None:
+    def _check_txn(self, cmd: Cmd) -> tuple[_Writes, _Writes]:
         """Validate everything a txn (and its nested txns) will execute, before any write.
 
         Nested compares and every range run after the txn's first write, so they are
-        checked here too: a failure there would leave the txn half-applied.
+        checked here too: a failure there would leave the txn half-applied.  Returns the
+        writes of the success and of the failure branch.
         """
         compare = cmd.get("compare", [])
         if len(compare) > MAX_TXN_OPS:
             raise e.InvalidArgument(e.MSG_TOO_MANY_OPS)
         for c in compare:
             _check_compare(c)
-        for branch in ("success", "failure"):
-            ops = cmd.get(branch, [])
-            if len(ops) > MAX_TXN_OPS:
-                raise e.InvalidArgument(e.MSG_TOO_MANY_OPS)
-            put_keys: set[bytes] = set()
-            for op in ops:
-                kind = op["op"]
-                if kind == "put":
-                    self._check_put(op)
-                    if op["key"] in put_keys:
-                        raise e.InvalidArgument(e.MSG_DUPLICATE_KEY)
-                    put_keys.add(op["key"])
-                elif kind == "txn":
-                    self._check_txn(op)
-                elif kind == "delete":
-                    _check_delete(op)
-                elif kind == "range":
-                    self._check_range(op)
-                else:
-                    raise e.InvalidArgument(f"unknown txn operation {kind!r}")
-            for op in ops:
-                if op["op"] == "delete" and any(
-                        in_range(k, op["key"], op.get("range_end", b"")) for k in put_keys):
+        return self._check_ops(cmd.get("success", [])), self._check_ops(cmd.get("failure", []))
+
+    def _check_ops(self, ops: list[Cmd]) -> _Writes:
+        """Validate one branch; return the keys it puts and the ranges it deletes.
+
+        As etcd's checkIntervals: a key is put at most once and not also deleted, nested
+        txns included (the two branches of one nested txn exclude each other), so no key
+        changes twice in one revision.
+        """
+        if len(ops) > MAX_TXN_OPS:
+            raise e.InvalidArgument(e.MSG_TOO_MANY_OPS)
+        nested: list[tuple[_Writes, _Writes]] = []
+        dels: list[tuple[bytes, bytes]] = []
+        for op in ops:
+            kind = op["op"]
+            if kind == "put":
+                self._check_put(op)
+            elif kind == "delete":
+                _check_delete(op)
+                dels.append((op["key"], op.get("range_end", b"")))
+            elif kind == "range":
+                self._check_range(op)
+            elif kind == "txn":
+                nested.append(self._check_txn(op))
+            else:
+                raise e.InvalidArgument(f"unknown txn operation {kind!r}")
+
+        def deleted(k: bytes) -> bool:
+            return any(in_range(k, key, end) for key, end in dels)
+
+        puts: set[bytes] = set()
+        for (then_puts, then_dels), (else_puts, else_dels) in nested:
+            for k in then_puts:
+                if k in puts or deleted(k):
                     raise e.InvalidArgument(e.MSG_DUPLICATE_KEY)
+                puts.add(k)
+            for k in else_puts:
+                if (k in puts and k not in then_puts) or deleted(k):
+                    raise e.InvalidArgument(e.MSG_DUPLICATE_KEY)
+                puts.add(k)
+            dels += then_dels + else_dels
+        for op in ops:
+            if op["op"] == "put":
+                if op["key"] in puts or deleted(op["key"]):
+                    raise e.InvalidArgument(e.MSG_DUPLICATE_KEY)
+                puts.add(op["key"])
+        return puts, dels
 
     def _txn(self, cmd: Cmd) -> Result:
         ok = all(self._compare(c) for c in cmd.get("compare", []))

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
+import yaml
 
 from control_plane.cli.output import OUTPUT_OPTION, Output, emit, err_console, fail
 from raftstore.client import StoreClient, prefix_end
-from raftstore.config import MemberConfig, parse_initial_cluster
+from raftstore.config import MemberConfig, parse_initial_cluster, read_secret
 from raftstore.errors import StoreError
 
 T = TypeVar("T")
@@ -63,10 +64,12 @@ def run(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pysyncobj").setLevel(logging.WARNING)
+    if secret_file is None:
+        logging.getLogger("skiff.store").warning(
+            "no --secret-file: peer traffic is neither encrypted nor authenticated, and anyone who "
+            "reaches %s can run code in this process (pysyncobj unpickles peer messages)", peer_addr)
     try:
-        secret = secret_file.read_text().strip() if secret_file else None
-        if secret_file and not secret:
-            fail(f"secret file {secret_file} is empty")
+        secret = read_secret(secret_file) if secret_file else None
         cfg = MemberConfig(name=name, data_dir=data_dir, client_addr=client_addr, peer_addr=peer_addr,
                            initial_cluster=parse_initial_cluster(initial_cluster), secret=secret,
                            election_min=election_min, election_max=election_max,
@@ -148,6 +151,9 @@ def watch(key: str, endpoints: str = ENDPOINTS,
                        "revision": ev.revision}
                 if output == Output.table:
                     print(f"{ev.revision}\t{ev.type}\t{row['key']}\t{row['value']}", flush=True)
+                elif output == Output.yaml:
+                    sys.stdout.write("---\n" + yaml.safe_dump(row, sort_keys=False))
+                    sys.stdout.flush()
                 else:
                     sys.stdout.write(json.dumps(row) + "\n")
                     sys.stdout.flush()
@@ -158,7 +164,8 @@ def watch(key: str, endpoints: str = ENDPOINTS,
 
 
 @app.command("status")
-def status(endpoints: str = ENDPOINTS, timeout: float = typer.Option(2.0, "--timeout"),
+def status(endpoints: str = ENDPOINTS,
+           timeout: float = typer.Option(2.0, "--timeout", help="Per-member deadline, seconds."),
            output: Output = OUTPUT_OPTION) -> None:
     """Show each member: name, leader or not, term, revision, raft index, applied index, size.
 
@@ -216,8 +223,11 @@ def compact(revision: int, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
 
 
 @member_app.command("add")
-def member_add(name: str, peer_addr: str = typer.Option(..., "--peer-addr"),
-               client_addr: str = typer.Option("", "--client-addr"),
+def member_add(name: str,
+               peer_addr: str = typer.Option(..., "--peer-addr",
+                                             help="The new member's HOST:PORT for peers."),
+               client_addr: str = typer.Option("", "--client-addr",
+                                               help="The new member's HOST:PORT for clients."),
                endpoints: str = ENDPOINTS, output: Output = OUTPUT_OPTION) -> None:
     """Add a member; then start it with the full --initial-cluster (old members + it).
 
@@ -284,13 +294,17 @@ def local_up(directory: Path = LOCAL_DIR,
 
 
 @local_app.command("down")
-def local_down(directory: Path = LOCAL_DIR,
-               size: int = typer.Option(3, "--members", help="Number of members started.")) -> None:
-    """Stop the members `local up` started (by pidfile); data stays in --dir.
+def local_down(directory: Path = LOCAL_DIR) -> None:
+    """Stop every member `local up` started in --dir (by pidfile); data stays in --dir.
 
     Example: skiff store local down --dir run/store
     """
-    from raftstore.localcluster import LocalStore
+    from raftstore import procs
 
-    LocalStore(directory.resolve(), size).stop()
-    err_console.print(f"stopped the local store in {directory}")
+    pidfiles = sorted(directory.glob("*/member.pid"))
+    if not pidfiles:
+        err_console.print(f"no running local store in {directory}")
+        return
+    for pidfile in pidfiles:
+        procs.stop(pidfile)
+    err_console.print(f"stopped {len(pidfiles)} members of the local store in {directory}")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from raftstore import procs
 from raftstore.client import compare, op_put
+from raftstore.config import read_secret, write_secret
 from raftstore.errors import CompactedError, InvalidArgument, NotFound
 from raftstore.localcluster import LocalStore
+from tests.integration.conftest import next_subnet
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +130,43 @@ def test_leader_change_does_not_expire_live_leases(store3: LocalStore) -> None:
             c.lease_keepalive(lease)
             assert c.get(b"/lease/survivor").count == 1
             time.sleep(0.5)
+
+
+def test_a_retried_request_id_is_applied_once(store3: LocalStore) -> None:
+    body = {"key": b64(b"/rid"), "value": b64(b"v")}
+    first = httpx.post(f"http://{store3.members[0].client}/v3/kv/put", json=body,
+                       headers={"X-Skiff-Request-Id": "retry-me"}, timeout=10).json()
+    again = httpx.post(f"http://{store3.members[1].client}/v3/kv/put", json=body,
+                       headers={"X-Skiff-Request-Id": "retry-me"}, timeout=10).json()
+    assert first["header"]["revision"] == again["header"]["revision"]
+    with store3.client() as c:
+        assert c.get(b"/rid").kvs[0].version == 1
+
+
+def test_a_member_with_the_wrong_secret_gets_nothing(tmp_path: Path) -> None:
+    cluster = LocalStore(tmp_path / "s", 3, subnet=next_subnet())
+    try:
+        cluster.start(cluster.members[0])
+        cluster.start(cluster.members[1])
+        intruder = cluster.members[2]
+        wrong = tmp_path / "wrong-secret"
+        write_secret(wrong)
+        argv = cluster.argv(intruder)
+        argv[argv.index("--secret-file") + 1] = str(wrong)
+        procs.start(argv, cluster.pidfile(intruder), cluster.logfile(intruder))
+        with cluster.client(timeout=10) as c:
+            procs.wait_for(lambda: c.put(b"/secret", b"1", endpoint=f"http://{cluster.members[0].client}")
+                           .revision > 0, 30, what="the two honest members to accept a write")
+            time.sleep(1.0)
+            res = c.get(b"/secret", serializable=True, endpoint=f"http://{intruder.client}")
+            assert res.count == 0, "a member with the wrong secret received replicated data"
+    finally:
+        cluster.stop()
+
+
+def test_a_group_readable_secret_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    write_secret(secret)
+    secret.chmod(0o644)
+    with pytest.raises(InvalidArgument, match="chmod 600"):
+        read_secret(secret)
