@@ -1,4 +1,4 @@
-"""The member's client API: etcd v3's JSON gateway paths on Starlette + uvicorn.
+"""The member's client API: etcd v3's JSON gateway paths on uvicorn (see `asgi.py`).
 
 Every handler: read the body with a size cap, decode strictly (400 naming the field),
 run through `MemberService`, encode etcd-shaped JSON.  Errors become etcd gateway error
@@ -19,13 +19,10 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from raftstore import codec
 from raftstore import errors as e
+from raftstore.asgi import App, JSONResponse, Request, Response, StreamingResponse
 from raftstore.config import CLUSTER_ID, MAX_REQUEST_BYTES, MemberConfig, member_id, parse_addr
 from raftstore.mvcc import Event
 from raftstore.service import MemberService
@@ -75,10 +72,10 @@ class Api:
                 code = err.http_status
                 resp = error_response(err)
             except Exception:
-                log.exception("unexpected error serving %s", request.url.path)
+                log.exception("unexpected error serving %s", request.path)
                 code = 500
                 resp = error_response(e.StoreError("internal server error (see the member's log)"))
-            self.requests.labels(request.url.path, str(code)).inc()
+            self.requests.labels(request.path, str(code)).inc()
             return resp
 
         return handle
@@ -224,8 +221,7 @@ class Api:
             svc = self.service
         except e.StoreError as err:
             return error_response(err)
-        return StreamingResponse(self._watch_stream(svc, request, key, range_end, start, prev_kv),
-                                 media_type="application/json")
+        return StreamingResponse(self._watch_stream(svc, request, key, range_end, start, prev_kv))
 
     async def _watch_stream(self, svc: MemberService, request: Request, key: bytes, range_end: bytes,
                             start: int, prev_kv: bool) -> AsyncIterator[bytes]:
@@ -343,12 +339,12 @@ def error_response(err: e.StoreError) -> JSONResponse:
                         status_code=err.http_status)
 
 
-def build_app(cfg: MemberConfig) -> Starlette:
+def build_app(cfg: MemberConfig) -> App:
     """The ASGI app of one member; the Raft member starts and stops with the app."""
     api = Api(cfg)
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan() -> AsyncIterator[None]:
         api.svc = MemberService(cfg)
         api.svc.start()
         try:
@@ -368,11 +364,11 @@ def build_app(cfg: MemberConfig) -> Starlette:
         "/v3/cluster/member/list": api.member_list, "/v3/cluster/member/add": api.member_add,
         "/v3/cluster/member/remove": api.member_remove,
     }
-    routes = [Route(path, api.endpoint(fn), methods=["POST"]) for path, fn in post.items()]
-    routes += [Route("/v3/watch", api.watch, methods=["POST"]),
-               Route("/metrics", api.metrics, methods=["GET"]),
-               Route("/health", api.health, methods=["GET"])]
-    return Starlette(routes=routes, lifespan=lifespan)
+    routes = {path: ("POST", api.endpoint(fn)) for path, fn in post.items()}
+    routes["/v3/watch"] = ("POST", api.watch)
+    routes["/metrics"] = ("GET", api.metrics)
+    routes["/health"] = ("GET", api.health)
+    return App(routes, lifespan)
 
 
 async def serve(cfg: MemberConfig) -> None:
