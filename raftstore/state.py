@@ -76,11 +76,13 @@ class KVState:
         message, one apply) but each command keeps its own request id and revision.
         """
         if not isinstance(cmds, list):
-            return e.InvalidArgument("batch: 'cmds' must be a list").to_dict()
+            return {**e.InvalidArgument("batch: 'cmds' must be a list").to_dict(),
+                    "revision": self.kv.revision}
         results = []
         for cmd in cmds:
             if not isinstance(cmd, dict) or cmd.get("op") == "batch":
-                results.append(e.InvalidArgument("batch: each command must be a plain command").to_dict())
+                results.append({**e.InvalidArgument("batch: each command must be a plain command").to_dict(),
+                                "revision": self.kv.revision})
             else:
                 results.append(self.apply(cmd))
         return {"results": results, "revision": self.kv.revision}
@@ -298,9 +300,11 @@ class KVState:
 
     def _op_lease_keepalive(self, cmd: Cmd) -> Result:
         lease = self.leases.get(cmd["id"])
-        if lease is None:
+        now = _need_time(cmd, "now")
+        # As etcd: a lease past its expiry is gone even before the leader revokes it.
+        if lease is None or lease.expiry <= now:
             raise e.NotFound(e.MSG_LEASE_NOT_FOUND)
-        lease.expiry = _need_time(cmd, "now") + lease.ttl
+        lease.expiry = now + lease.ttl
         return {"id": lease.id, "ttl": lease.ttl}
 
     def _op_lease_expire(self, cmd: Cmd) -> Result:

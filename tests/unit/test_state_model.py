@@ -607,7 +607,8 @@ class StateModel(RuleBasedStateMachine):
     def lease_keepalive(self, pick: int, rid: bool) -> None:
         lease_id = self.lease_pick(pick) or BOGUS_LEASE
         res = self.run({"op": "lease_keepalive", "id": lease_id, "now": self.now}, rid)
-        if lease_id not in self.m.leases:
+        # A lease past its expiry cannot be renewed, even before the leader revokes it.
+        if lease_id not in self.m.leases or self.m.leases[lease_id][1] <= self.now:
             assert res == error(e.NOT_FOUND, e.MSG_LEASE_NOT_FOUND, self.m.revision)
             return
         lease = self.m.leases[lease_id]
