@@ -139,6 +139,10 @@ class Member(SyncObj):  # type: ignore[misc]
             # Sync our own copy while the followers write theirs (the leader counts
             # itself towards the commit index only at the next tick, after this).
             self.journal.sync()
+            # Make this tick's poll return at once: the next tick may commit, and with no
+            # follower acks to wake the poll (a one-member cluster) it would otherwise
+            # wait for the poll timeout (measured: 26 ms per write).
+            self._SyncObj__pipeNotifier.notify()
 
     # ---- liveness -----------------------------------------------------------------
     def _keep_peer_links_alive(self) -> None:
