@@ -113,7 +113,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("bench/results/store.json"))
     ap.add_argument("--no-etcd", action="store_true", help="measure Skiff only")
     args = ap.parse_args()
-    console = Console()
+    console = Console(width=140)
     base = Path(tempfile.mkdtemp(prefix="skiff-bench-"))
     clusters: dict[str, LocalCluster] = {"skiff": LocalStore(base / "skiff", 3, subnet="127.0.7")}
     if not args.no_etcd:

@@ -16,6 +16,7 @@ from raftstore.config import read_secret, write_secret
 from raftstore.errors import CompactedError, InvalidArgument, NotFound
 from raftstore.localcluster import LocalStore
 from tests.integration.conftest import next_subnet
+from tests.integration.helpers import WatchRecorder
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +171,20 @@ def test_a_group_readable_secret_is_refused(tmp_path: Path) -> None:
     secret.chmod(0o644)
     with pytest.raises(InvalidArgument, match="chmod 600"):
         read_secret(secret)
+
+
+def test_a_one_member_store_serves_reads_writes_and_watches(tmp_path: Path) -> None:
+    single = LocalStore(tmp_path / "one", 1, subnet=next_subnet())
+    try:
+        single.start()
+        single.wait_ready(timeout=30)
+        with single.client() as c:
+            start = c.put(b"/one/a", b"1").revision
+            watch = WatchRecorder(c, b"/one/", start)
+            last = c.put(b"/one/b", b"2").revision
+            assert c.get(b"/one/", b"/one0").count == 2
+            watch.wait_for_revision(last)
+            watch.stop()
+            assert [ev.revision for ev in watch.events] == [start, last]
+    finally:
+        single.stop()
