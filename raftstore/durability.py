@@ -10,7 +10,8 @@ module closes those gaps without forking pysyncobj:
 - Its metadata store fsyncs the file and the directory before returning, so a vote or a
   term is on disk before any message that reflects it is sent.
 - Before the journal forgets entries (log compaction or snapshot install), the dump that
-  covers them is fsynced first.
+  covers them is fsynced first; log compaction writes the kept entries to a new file
+  and renames it over the journal, so a power loss never leaves a half-rewritten one.
 - The member (see `member.py`) calls `sync()` at the start of every tick, before the
   leader counts its own log towards the commit index and before any follower
   acknowledgement (`next_node_idx`) that was held back during the tick leaves.  One
@@ -21,14 +22,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pysyncobj.syncobj as _syncobj
-from pysyncobj.journal import FileJournal, MetaStorer
-from pysyncobj.pickle import dumps
+from pysyncobj.journal import (
+    APP_NAME,
+    APP_VERSION,
+    FIRST_RECORD_OFFSET,
+    JOURNAL_FORMAT_VERSION,
+    NAME_SIZE,
+    VERSION_SIZE,
+    FileJournal,
+    MetaStorer,
+    ResizableFile,
+)
+from pysyncobj.pickle import dumps, loads, to_bytes
 
 
 def fsync_path(path: str) -> None:
@@ -53,6 +65,14 @@ def fsync_dir(path: str) -> None:
 class DurableMetaStorer(MetaStorer):  # type: ignore[misc]
     """Stores Raft metadata atomically and durably (write, fsync, rename, fsync dir)."""
 
+    def getMeta(self) -> dict[str, Any]:  # pysyncobj's version leaks the file handle
+        try:
+            with open(self.getPath(), "rb") as f:
+                meta: dict[str, Any] = loads(f.read())
+                return meta
+        except (OSError, ValueError, EOFError):
+            return {}
+
     def storeMeta(self, meta: dict[str, Any]) -> None:
         path = self.getPath()
         tmp = path + ".tmp"
@@ -72,6 +92,7 @@ class DurableJournal(FileJournal):  # type: ignore[misc]
 
     def __init__(self, journal_file: str, dump_file: str) -> None:
         super().__init__(journal_file)
+        self._path = journal_file
         self._FileJournal__metaStorer = DurableMetaStorer(journal_file + ".meta")
         self._dump_file = dump_file
         self.dirty = False
@@ -87,6 +108,39 @@ class DurableJournal(FileJournal):  # type: ignore[misc]
     def deleteEntriesFrom(self, entryFrom: int) -> None:
         super().deleteEntriesFrom(entryFrom)
         self.dirty = True
+
+    def deleteEntriesTo(self, entryTo: int) -> None:
+        """Drop entries before `entryTo` (log compaction) crash-safely.
+
+        pysyncobj rewrites the journal in place (clear, then re-append the rest): a power
+        loss in between would leave a journal that no longer parses.  Instead the kept
+        entries go to a new file, which is fsynced and renamed over the old one, so the
+        journal on disk is always either the old one or the new one.
+        """
+        fsync_path(self._dump_file)
+        entries: list[tuple[bytes, int, int]] = getattr(self, "_FileJournal__journal")  # noqa: B009
+        keep = entries[entryTo:]
+        records = []
+        for command, idx, term in keep:
+            data = struct.pack("<QQ", idx, term) + to_bytes(command)
+            size = struct.pack("<I", len(data))
+            records.append(size + data + size)
+        body = b"".join(records)
+        header = (APP_NAME.ljust(NAME_SIZE, b"\0") + APP_VERSION.ljust(VERSION_SIZE, b"\0")
+                  + struct.pack("<II", JOURNAL_FORMAT_VERSION, FIRST_RECORD_OFFSET + len(body)))
+        tmp = self._path + ".compact"
+        with open(tmp, "wb") as f:
+            f.write(header + body)
+            f.flush()
+            os.fsync(f.fileno())
+        old_file: ResizableFile = getattr(self, "_FileJournal__journalFile")  # noqa: B009
+        old_file._destroy()
+        os.replace(tmp, self._path)
+        fsync_dir(os.path.dirname(os.path.abspath(self._path)))
+        self._FileJournal__journalFile = ResizableFile(self._path)
+        self._FileJournal__journal = keep
+        self._FileJournal__currentOffset = FIRST_RECORD_OFFSET + len(body)
+        self.dirty = False
 
     def clear(self) -> None:
         # Called before the journal drops entries a snapshot now covers: that snapshot
