@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.cli import store_cmd
+from control_plane.cli import apiserver_cmd, store_cmd
 
 app = typer.Typer(help="Skiff: a small Kubernetes-style cluster manager.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 app.add_typer(store_cmd.app, name="store")
+app.command("apiserver")(apiserver_cmd.apiserver)
 
 if __name__ == "__main__":
     app()

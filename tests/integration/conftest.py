@@ -74,3 +74,28 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalC
     else:
         cluster = LocalStore(tmp_path / "store", 3, subnet=next_subnet())
     yield from _run(request, cluster)  # type: ignore[misc]
+
+
+@pytest.fixture
+def apiserver(request: pytest.FixtureRequest, store3: LocalStore, tmp_path: Path) -> Iterator[str]:
+    """An API server process on a real 3-member store; yields its base URL."""
+    import sys
+
+    import httpx
+
+    from raftstore import procs
+
+    host = store3.members[0].host
+    pidfile, logfile = tmp_path / "apiserver.pid", tmp_path / "apiserver.log"
+    procs.start([sys.executable, "-m", "control_plane.cli.main", "apiserver", "--store-endpoints",
+                 ",".join(store3.endpoints), "--listen", f"{host}:6443"], pidfile, logfile)
+    url = f"http://{host}:6443"
+    try:
+        procs.wait_for(lambda: httpx.get(url + "/readyz", timeout=2).status_code == 200, 60,
+                       what="the API server to be ready")
+        yield url
+    finally:
+        procs.stop(pidfile)
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed and logfile.exists():
+            print("---- apiserver log tail ----\n" + "\n".join(logfile.read_text().splitlines()[-40:]))

@@ -1,0 +1,231 @@
+"""The API server's HTTP surface (FastAPI): Kubernetes paths, Status errors, watch streams.
+
+Routing resolves `(group, version, plural)` to a `Resource`; the verbs live in
+`handlers.py` and run in worker threads (the store client is synchronous).  Every error
+is a Kubernetes Status; an unexpected exception is logged and answered 500 without a
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from control_plane.apiserver.errors import ApiError, bad_request, from_store, not_found
+from control_plane.apiserver.handlers import Handlers
+from control_plane.apiserver.resources import BY_PATH, Resource
+from control_plane.apiserver.validation import MAX_OBJECT_BYTES
+from raftstore.errors import StoreError
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+WATCH_CHUNK = 5.0  # seconds between bookmark opportunities on a quiet watch
+MAX_WATCH = 1800.0
+VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-skiff.0.1.0", "platform": "linux/python",
+           "goVersion": "n/a", "compiler": "cpython"}
+
+
+def resolve(group: str, version: str, plural: str, ns: str | None, named: bool) -> Resource:
+    res = BY_PATH.get((group, version, plural))
+    if res is None:
+        raise ApiError(404, "NotFound", f"the server could not find the requested resource "
+                                        f"({'/'.join(filter(None, (group, version, plural)))})")
+    if ns is not None and not res.namespaced:
+        raise ApiError(404, "NotFound", f"{plural} are not namespaced")
+    if ns is None and res.namespaced and named:
+        raise ApiError(404, "NotFound",
+                       f"{plural} are namespaced: use .../namespaces/NAMESPACE/{plural}/NAME")
+    return res
+
+
+async def read_body(request: Request) -> Any:
+    size, chunks = 0, []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_OBJECT_BYTES:
+            raise ApiError(413, "RequestEntityTooLarge",
+                           f"the request is larger than {MAX_OBJECT_BYTES} bytes (1.5 MiB)")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks) or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise bad_request(f"the request body is not valid JSON: {err}") from None
+
+
+def build_app(handlers: Handlers) -> FastAPI:
+    app = FastAPI(title="Skiff API server", docs_url=None, redoc_url=None, openapi_url="/openapi/v2")
+    registry = CollectorRegistry()
+    requests = Counter("apiserver_request", "API requests", ["verb", "resource", "code"], registry=registry)
+    latency = Histogram("apiserver_request_duration_seconds", "API request latency", ["verb"],
+                        registry=registry)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, err: ApiError) -> JSONResponse:
+        return JSONResponse(err.status(), status_code=err.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def query_error(_: Request, err: RequestValidationError) -> JSONResponse:
+        first = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return JSONResponse(bad_request(f"{where}: {first.get('msg', 'invalid request')}").status(), 400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        log.exception("unexpected error serving %s %s", request.method, request.url.path)
+        body = ApiError(500, "InternalError", "internal error (see the API server's log)").status()
+        return JSONResponse(body, status_code=500)
+
+    async def call(verb: str, res: Resource, fn: Any, *args: Any) -> Any:
+        started = time.monotonic()
+        code = 200
+        try:
+            return await run_in_threadpool(fn, *args)
+        except ApiError as err:
+            code = err.code
+            raise
+        except StoreError as err:
+            api = from_store(err)
+            code = api.code
+            raise api from None
+        finally:
+            requests.labels(verb, res.plural, str(code)).inc()
+            latency.labels(verb).observe(time.monotonic() - started)
+
+    async def collection(request: Request, group: str, version: str, plural: str,
+                         ns: str | None) -> Response:
+        res = resolve(group, version, plural, ns, named=False)
+        q = request.query_params
+        if request.method == "POST":
+            body = await read_body(request)
+            created = await call("create", res, handlers.create, res, ns, body)
+            return JSONResponse(created, status_code=201)
+        if q.get("watch") in ("true", "1"):
+            added, after = await call("watch", res, handlers.start_watch, res, ns, q.get("labelSelector"),
+                                      q.get("fieldSelector"), q.get("resourceVersion"))
+            return StreamingResponse(watch_stream(res, ns, q, added, after), media_type="application/json")
+        listed = await call("list", res, handlers.list_objects, res, ns, q.get("labelSelector"),
+                            q.get("fieldSelector"), q.get("resourceVersion"))
+        return JSONResponse(listed)
+
+    def watch_stream(res: Resource, ns: str | None, q: Any, added: list[Any], after: int) -> Iterator[bytes]:
+        """ADDED events first (if any), then changes after `after` until timeoutSeconds; on a
+        quiet watch a BOOKMARK every WATCH_CHUNK seconds if the client allows them."""
+        try:
+            timeout = min(float(q.get("timeoutSeconds") or MAX_WATCH), MAX_WATCH)
+        except ValueError:
+            timeout = MAX_WATCH
+        end = time.monotonic() + timeout
+        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        label, field = q.get("labelSelector"), q.get("fieldSelector")
+        for ev in added:
+            yield _line({"type": ev.type, "object": ev.obj})
+        try:
+            while time.monotonic() < end:
+                chunk_end = min(end, time.monotonic() + WATCH_CHUNK)
+                for ev in handlers.watch(res, ns, label, field, after, chunk_end):
+                    after = ev.revision
+                    yield _line({"type": ev.type, "object": ev.obj})
+                if bookmarks and time.monotonic() < end:
+                    yield _line({"type": "BOOKMARK", "object": {
+                        "kind": res.kind, "apiVersion": res.api_version,
+                        "metadata": {"resourceVersion": str(after)}}})
+        except (ApiError, StoreError) as err:
+            api = err if isinstance(err, ApiError) else from_store(err)
+            yield _line({"type": "ERROR", "object": api.status()})
+
+    async def item(request: Request, group: str, version: str, plural: str, ns: str | None,
+                   name: str) -> Response:
+        res = resolve(group, version, plural, ns, named=True)
+        if request.method == "GET":
+            return JSONResponse(await call("get", res, handlers.get, res, ns, name))
+        if request.method == "PUT":
+            body = await read_body(request)
+            return JSONResponse(await call("update", res, handlers.replace, res, ns, name, body))
+        if request.method == "PATCH":
+            body = await read_body(request)
+            ctype = request.headers.get("content-type", "application/merge-patch+json")
+            return JSONResponse(await call("patch", res, handlers.patch, res, ns, name, body, ctype))
+        grace_text = request.query_params.get("gracePeriodSeconds")
+        grace = None
+        if grace_text is not None:
+            if not grace_text.lstrip("-").isdigit() or int(grace_text) < 0:
+                raise bad_request("gracePeriodSeconds must be a non-negative integer")
+            grace = int(grace_text)
+        return JSONResponse(await call("delete", res, handlers.delete, res, ns, name, grace))
+
+    verbs_c = ["GET", "POST"]
+    verbs_i = ["GET", "PUT", "PATCH", "DELETE"]
+
+    @app.api_route("/api/{version}/{plural}", methods=verbs_c)
+    async def core_cluster(request: Request, version: str, plural: str) -> Response:
+        return await collection(request, "", version, plural, None)
+
+    @app.api_route("/api/{version}/{plural}/{name}", methods=verbs_i)
+    async def core_cluster_item(request: Request, version: str, plural: str, name: str) -> Response:
+        return await item(request, "", version, plural, None, name)
+
+    @app.api_route("/api/{version}/namespaces/{ns}/{plural}", methods=verbs_c)
+    async def core_ns(request: Request, version: str, ns: str, plural: str) -> Response:
+        return await collection(request, "", version, plural, ns)
+
+    @app.api_route("/api/{version}/namespaces/{ns}/{plural}/{name}", methods=verbs_i)
+    async def core_ns_item(request: Request, version: str, ns: str, plural: str, name: str) -> Response:
+        return await item(request, "", version, plural, ns, name)
+
+    @app.api_route("/apis/{group}/{version}/{plural}", methods=verbs_c)
+    async def group_cluster(request: Request, group: str, version: str, plural: str) -> Response:
+        return await collection(request, group, version, plural, None)
+
+    @app.api_route("/apis/{group}/{version}/{plural}/{name}", methods=verbs_i)
+    async def group_cluster_item(request: Request, group: str, version: str, plural: str,
+                                 name: str) -> Response:
+        return await item(request, group, version, plural, None, name)
+
+    @app.api_route("/apis/{group}/{version}/namespaces/{ns}/{plural}", methods=verbs_c)
+    async def group_ns(request: Request, group: str, version: str, ns: str, plural: str) -> Response:
+        return await collection(request, group, version, plural, ns)
+
+    @app.api_route("/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}", methods=verbs_i)
+    async def group_ns_item(request: Request, group: str, version: str, ns: str, plural: str,
+                            name: str) -> Response:
+        return await item(request, group, version, plural, ns, name)
+
+    @app.get("/version")
+    async def version() -> Obj:
+        return VERSION
+
+    @app.get("/healthz")
+    @app.get("/livez")
+    async def healthz() -> Response:
+        return Response("ok", media_type="text/plain")
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        try:
+            await run_in_threadpool(handlers.store.client.get, b"/registry/health")
+        except StoreError as err:
+            return Response(f"store unavailable: {err.message}", status_code=503, media_type="text/plain")
+        return Response("ok", media_type="text/plain")
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def unknown(path: str) -> Response:
+        raise not_found("path", "/" + path)
+
+    return app
+
+
+def _line(obj: Obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"

@@ -1,0 +1,128 @@
+"""Objects in the store: JSON values under `/registry/...`, resourceVersion = mod revision.
+
+Every write is a single store txn guarded by a compare, so concurrent API servers
+(one per master) never lose an update: create requires the key to be absent, update
+requires the mod revision the client read (409 otherwise), delete likewise if asked.
+Thread-safe (the store client is).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from control_plane.apiserver.errors import already_exists, conflict, from_store, not_found
+from control_plane.apiserver.resources import Resource
+from raftstore import errors as store_errors
+from raftstore.client import StoreClient, compare, op_delete, op_get, op_put, prefix_end
+from raftstore.codec import kv_from_json
+from raftstore.mvcc import KeyValue
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class WatchEvent:
+    type: str  # ADDED, MODIFIED, DELETED
+    obj: Obj
+    revision: int
+
+
+def decode(kv: KeyValue) -> Obj:
+    """The stored object with its resourceVersion filled in from the store."""
+    obj: Obj = json.loads(kv.value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+    return obj
+
+
+def encode(obj: Obj) -> bytes:
+    meta = obj.get("metadata", {})
+    stored = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+    return json.dumps(stored, separators=(",", ":"), sort_keys=True).encode()
+
+
+class ObjectStore:
+    def __init__(self, client: StoreClient) -> None:
+        self.client = client
+
+    def get(self, res: Resource, ns: str | None, name: str) -> Obj:
+        try:
+            found = self.client.get(res.key(ns, name))
+        except store_errors.StoreError as err:
+            raise from_store(err) from None
+        if not found.kvs:
+            raise not_found(res.plural, name)
+        return decode(found.kvs[0])
+
+    def list_objects(self, res: Resource, ns: str | None, revision: int = 0) -> tuple[list[Obj], int]:
+        """Objects (of one namespace or all) and the store revision they reflect."""
+        prefix = res.prefix(ns)
+        try:
+            found = self.client.get(prefix, prefix_end(prefix), revision=revision)
+        except store_errors.StoreError as err:
+            raise from_store(err) from None
+        return [decode(kv) for kv in found.kvs], found.revision
+
+    def create(self, res: Resource, ns: str | None, obj: Obj) -> Obj:
+        key = res.key(ns, obj["metadata"]["name"])
+        txn = self._txn([compare(key, "version", "=", 0)], [op_put(key, encode(obj))], [])
+        if not txn.succeeded:
+            raise already_exists(res.plural, obj["metadata"]["name"])
+        obj["metadata"]["resourceVersion"] = str(txn.revision)
+        return obj
+
+    def update(self, res: Resource, ns: str | None, obj: Obj, expect: int | None) -> Obj:
+        """Replace the object; `expect` is the mod revision it must still have (None: any)."""
+        name = obj["metadata"]["name"]
+        key = res.key(ns, name)
+        guard = compare(key, "mod", "=", expect) if expect else compare(key, "version", ">", 0)
+        txn = self._txn([guard], [op_put(key, encode(obj))], [op_get(key)])
+        if not txn.succeeded:
+            if not txn.responses[0]["response_range"].get("kvs"):
+                raise not_found(res.plural, name)
+            raise conflict(res.plural, name)
+        obj["metadata"]["resourceVersion"] = str(txn.revision)
+        return obj
+
+    def delete(self, res: Resource, ns: str | None, name: str, expect: int | None = None) -> Obj:
+        """Remove the object and return its last state."""
+        key = res.key(ns, name)
+        guard = compare(key, "mod", "=", expect) if expect else compare(key, "version", ">", 0)
+        txn = self._txn([guard], [op_get(key), op_delete(key)], [op_get(key)])
+        kvs = txn.responses[0]["response_range"].get("kvs", [])
+        if not kvs:
+            raise not_found(res.plural, name)
+        if not txn.succeeded:
+            raise conflict(res.plural, name)
+        return decode(kv_from_json(kvs[0]))
+
+    def check_revision(self, res: Resource, ns: str | None, revision: int) -> None:
+        """Raise 410 Gone if history at `revision` is no longer kept."""
+        prefix = res.prefix(ns)
+        try:
+            self.client.get(prefix, prefix_end(prefix), revision=revision, count_only=True)
+        except store_errors.StoreError as err:
+            raise from_store(err) from None
+
+    def watch(self, res: Resource, ns: str | None, after: int, deadline: float) -> Iterator[WatchEvent]:
+        """Changes after revision `after`, in order, until the monotonic `deadline`."""
+        prefix = res.prefix(ns)
+        for ev in self.client.watch(prefix, prefix_end(prefix), start_revision=after + 1, prev_kv=True,
+                                    deadline=deadline):
+            if ev.type == "DELETE":
+                if ev.prev_kv is None:
+                    continue
+                obj = decode(ev.prev_kv)
+                obj["metadata"]["resourceVersion"] = str(ev.revision)
+                yield WatchEvent("DELETED", obj, ev.revision)
+            else:
+                kind = "ADDED" if ev.kv.create_revision == ev.kv.mod_revision else "MODIFIED"
+                yield WatchEvent(kind, decode(ev.kv), ev.revision)
+
+    def _txn(self, compares: list[Obj], success: list[Obj], failure: list[Obj]) -> Any:
+        try:
+            return self.client.txn(compares, success, failure)
+        except store_errors.StoreError as err:
+            raise from_store(err) from None

@@ -1,0 +1,174 @@
+"""The API server on a real 3-member store: CRUD, conflicts, selectors, watch, errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from raftstore.localcluster import LocalStore
+
+pytestmark = pytest.mark.integration
+
+Obj = dict[str, Any]
+
+
+def pod(name: str, labels: dict[str, str] | None = None, node: str | None = None) -> Obj:
+    spec: Obj = {"containers": [{"name": "main", "command": ["sleep", "60"]}]}
+    if node:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
+            "spec": spec}
+
+
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def test_crud_and_optimistic_concurrency(apiserver: str) -> None:
+    with httpx.Client(base_url=apiserver, timeout=10) as api:
+        created = api.post(PODS, json=pod("web-1", {"app": "web"}))
+        assert created.status_code == 201, created.text
+        obj = created.json()
+        meta = obj["metadata"]
+        assert obj["kind"] == "Pod" and meta["namespace"] == "default" and meta["uid"]
+        assert meta["creationTimestamp"] and int(meta["resourceVersion"]) > 0
+        assert obj["status"]["phase"] == "Pending"
+        dup = api.post(PODS, json=pod("web-1"))
+        assert dup.status_code == 409 and dup.json()["reason"] == "AlreadyExists"
+
+        got = api.get(f"{PODS}/web-1").json()
+        assert got["metadata"]["uid"] == meta["uid"]
+        got["metadata"]["labels"]["tier"] = "front"
+        updated = api.put(f"{PODS}/web-1", json=got)
+        assert updated.status_code == 200
+        assert int(updated.json()["metadata"]["resourceVersion"]) > int(meta["resourceVersion"])
+        stale = api.put(f"{PODS}/web-1", json=got)  # still carries the old resourceVersion
+        assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
+
+        merged = api.patch(f"{PODS}/web-1", content=json.dumps({"metadata": {"labels": {"tier": None}}}),
+                           headers={"content-type": "application/merge-patch+json"})
+        assert merged.status_code == 200 and "tier" not in merged.json()["metadata"]["labels"]
+        patched = api.patch(f"{PODS}/web-1", content=json.dumps(
+            [{"op": "add", "path": "/metadata/labels/v", "value": "2"}]),
+            headers={"content-type": "application/json-patch+json"})
+        assert patched.json()["metadata"]["labels"] == {"app": "web", "v": "2"}
+        assert patched.json()["metadata"]["uid"] == meta["uid"]
+
+        deleted = api.delete(f"{PODS}/web-1")
+        assert deleted.status_code == 200
+        assert api.get(f"{PODS}/web-1").status_code == 404
+
+
+def test_bound_pod_deletion_is_graceful(apiserver: str) -> None:
+    with httpx.Client(base_url=apiserver, timeout=10) as api:
+        api.post(PODS, json=pod("bound", node="node-1"))
+        marked = api.delete(f"{PODS}/bound")
+        assert marked.json()["metadata"]["deletionTimestamp"]
+        assert api.get(f"{PODS}/bound").status_code == 200  # the node's agent confirms later
+        assert api.delete(f"{PODS}/bound", params={"gracePeriodSeconds": 0}).status_code == 200
+        assert api.get(f"{PODS}/bound").status_code == 404
+
+
+def test_list_with_label_and_field_selectors(apiserver: str) -> None:
+    with httpx.Client(base_url=apiserver, timeout=10) as api:
+        api.post("/api/v1/namespaces", json={"metadata": {"name": "team-a"}})
+        for i in range(4):
+            api.post(PODS, json=pod(f"p{i}", {"app": "web" if i % 2 else "db"}, node=f"n{i % 2}"))
+        api.post("/api/v1/namespaces/team-a/pods", json=pod("other", {"app": "web"}))
+
+        def names(url: str, **params: str) -> list[str]:
+            body = api.get(url, params=params).json()
+            assert body["kind"] == "PodList" and int(body["metadata"]["resourceVersion"]) > 0
+            return sorted(i["metadata"]["name"] for i in body["items"])
+
+        assert names(PODS, labelSelector="app=web") == ["p1", "p3"]
+        assert names(PODS, labelSelector="app in (web,db),app!=db") == ["p1", "p3"]
+        assert names(PODS, fieldSelector="spec.nodeName=n0") == ["p0", "p2"]
+        assert names(PODS, fieldSelector="metadata.name!=p0,spec.nodeName=n0") == ["p2"]
+        assert names("/api/v1/pods", labelSelector="app=web") == ["other", "p1", "p3"]
+        bad = api.get(PODS, params={"fieldSelector": "spec.colour=red"})
+        assert bad.status_code == 400 and bad.json()["kind"] == "Status"
+
+
+def test_watch_from_a_resource_version(apiserver: str) -> None:
+    with httpx.Client(base_url=apiserver, timeout=30) as api:
+        rv = api.get(PODS).json()["metadata"]["resourceVersion"]
+        events: list[Obj] = []
+
+        def watch() -> None:
+            with api.stream("GET", PODS, params={"watch": "true", "resourceVersion": rv,
+                                                 "timeoutSeconds": "6"}) as resp:
+                for line in resp.iter_lines():
+                    if line:
+                        events.append(json.loads(line))
+
+        t = threading.Thread(target=watch)
+        t.start()
+        api.post(PODS, json=pod("w1"))
+        p = api.get(f"{PODS}/w1").json()
+        p["metadata"]["labels"] = {"x": "y"}
+        api.put(f"{PODS}/w1", json=p)
+        api.delete(f"{PODS}/w1")
+        t.join(20)
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+            ("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1")]
+        revs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+        assert revs == sorted(revs) and revs[0] > int(rv)
+
+
+def test_watch_from_a_compacted_version_is_410(apiserver: str, store3: LocalStore) -> None:
+    with httpx.Client(base_url=apiserver, timeout=10) as api:
+        old = api.post(PODS, json=pod("c1")).json()["metadata"]["resourceVersion"]
+        api.post(PODS, json=pod("c2"))
+        with store3.client() as c:
+            c.compact(c.get(b"/").revision)
+        resp = api.get(PODS, params={"watch": "true", "resourceVersion": old})
+        assert resp.status_code == 410 and resp.json()["reason"] == "Expired"
+
+
+@pytest.mark.parametrize(("body", "status", "says"), [
+    (pod("Bad_Name"), 422, "metadata.name"),
+    ({"metadata": {"name": "empty"}, "spec": {"containers": []}}, 422, "spec.containers"),
+    ({"metadata": {"name": "typed"}, "spec": {"containers": [{"name": "c", "command": "sleep 1"}]}}, 422,
+     "spec.containers[0].command"),
+    ({"metadata": {"name": "q"}, "spec": {"containers": [{"name": "c", "resources": {
+        "limits": {"memory": "lots"}}}]}}, 422, "resources.limits.memory"),
+    ({"kind": "Node", "metadata": {"name": "k"}, "spec": {"containers": [{"name": "c"}]}}, 422, "kind"),
+    ([1, 2], 422, "JSON object"),
+])
+def test_invalid_objects_are_422_naming_the_field(apiserver: str, body: Any, status: int, says: str) -> None:
+    resp = httpx.post(apiserver + PODS, json=body, timeout=10)
+    assert resp.status_code == status, resp.text
+    status_obj = resp.json()
+    assert status_obj["kind"] == "Status" and says in status_obj["message"]
+    if status == 422:
+        assert status_obj["details"]["causes"]
+
+
+def test_other_bad_requests(apiserver: str) -> None:
+    with httpx.Client(base_url=apiserver, timeout=30) as api:
+        assert api.post(PODS, content=b"{not json", headers={"content-type": "application/json"}
+                        ).status_code == 400
+        huge = pod("huge")
+        huge["metadata"]["annotations"] = {"blob": "x" * (1600 * 1024)}
+        assert api.post(PODS, json=huge).status_code == 413
+        assert api.get("/api/v1/widgets").status_code == 404
+        missing = api.post("/api/v1/namespaces/nowhere/pods", json=pod("p"))
+        assert missing.status_code == 404 and "nowhere" in missing.json()["message"]
+        assert api.get("/api/v1/pods/x").status_code == 404
+        assert api.get("/version").json()["major"] == "1"
+        assert api.post(PODS, json=pod("after-bad")).status_code == 201  # still serving
+
+
+def test_api_keeps_working_when_a_store_member_dies(apiserver: str, store3: LocalStore) -> None:
+    with httpx.Client(base_url=apiserver, timeout=30) as api:
+        with store3.client() as c:
+            leader = store3.leader(c)
+        assert leader is not None
+        store3.kill(leader)
+        resp = api.post(PODS, json=pod("survivor"))
+        assert resp.status_code == 201, resp.text
+        assert api.get(f"{PODS}/survivor").status_code == 200
