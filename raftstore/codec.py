@@ -50,7 +50,8 @@ def as_int(value: Any, field: str) -> int:
         raise InvalidArgument(f"field {field!r}: expected an integer, got a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and len(value) <= 20 and value.lstrip("-").isascii() \
+            and value.lstrip("-").isdigit():
         return int(value)
     raise InvalidArgument(f"field {field!r}: expected an integer, got {value!r:.40}")
 
@@ -120,7 +121,13 @@ def decode_compare(body: Any, where: str) -> Json:
             "target": target, "result": result, "value": value}
 
 
+MAX_TXN_DEPTH = 8
+
+
 def decode_txn(body: Any, where: str = "txn", budget: list[int] | None = None) -> Json:
+    # Deep nesting would make the state unpicklable (snapshots fail for good).
+    if where.count("request_txn") >= MAX_TXN_DEPTH:
+        raise InvalidArgument(f"{where}: txns may be nested at most {MAX_TXN_DEPTH} deep")
     b = obj(body, TXN_FIELDS, where)
     budget = budget if budget is not None else [0]
     cmd: Json = {"op": "txn"}

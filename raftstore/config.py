@@ -82,7 +82,6 @@ class MemberConfig:
     election_max: float = 0.6
     heartbeat: float = 0.05
     snapshot_entries: int = 5000
-    max_history: int = 100_000
     request_timeout: float = 5.0
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pysyncobj.serializer as _serializer
 import pysyncobj.syncobj as _syncobj
 from pysyncobj.journal import (
     APP_NAME,
@@ -99,11 +100,27 @@ class DurableJournal(FileJournal):  # type: ignore[misc]
         self.syncs = 0
         self.sync_seconds = 0.0
         self.appended = 0
+        self._cleared: list[tuple[bytes, int, int]] | None = None
 
     def add(self, command: bytes, idx: int, term: int) -> None:
         super().add(command, idx, term)
         self.dirty = True
         self.appended += 1
+        if self._cleared is not None and len(self) == 2:
+            self._keep_entries_after_snapshot(idx, term)
+
+    def _keep_entries_after_snapshot(self, idx: int, term: int) -> None:
+        # pysyncobj loads a snapshot by clearing the journal and adding the snapshot's
+        # last two entries.  Raft (section 7) keeps the entries that follow the
+        # snapshot's last entry when the log holds that entry with the same term: they
+        # may be acknowledged writes that exist nowhere else (a member stopped after its
+        # snapshot was renamed into place but before it compacted its journal).
+        old, self._cleared = self._cleared or [], None
+        for pos, (_, old_idx, old_term) in enumerate(old):
+            if (old_idx, old_term) == (idx, term):
+                for entry in old[pos + 1:]:
+                    super().add(*entry)
+                return
 
     def deleteEntriesFrom(self, entryFrom: int) -> None:
         super().deleteEntriesFrom(entryFrom)
@@ -146,8 +163,15 @@ class DurableJournal(FileJournal):  # type: ignore[misc]
         # Called before the journal drops entries a snapshot now covers: that snapshot
         # must be on disk before the only other copy of those entries goes away.
         fsync_path(self._dump_file)
+        self._cleared = [self[i] for i in range(len(self))]
         super().clear()
         self.dirty = True
+
+    def setCurrentTerm(self, term: int, votedForNodeId: Any) -> None:
+        # The meta file also carries the commit index; never let it get ahead of the
+        # entries on disk that it covers.
+        self.sync()
+        super().setCurrentTerm(term, votedForNodeId)
 
     def sync(self) -> bool:
         """Make every change so far durable; return True if an fsync was needed."""
@@ -162,6 +186,23 @@ class DurableJournal(FileJournal):  # type: ignore[misc]
         self.syncs += 1
         return True
 
+
+def _durable_replace(src: str, dst: str) -> None:
+    """pysyncobj's snapshot rename, made durable: fsync the new file, rename, fsync dir.
+
+    Runs in the forked snapshot child (and for snapshots received from the leader), so
+    the tick thread never waits for a large snapshot to reach the disk.
+    """
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(src, dst)
+    fsync_dir(os.path.dirname(os.path.abspath(dst)))
+
+
+_serializer.atomicReplace = _durable_replace
 
 _factory_lock = threading.Lock()
 

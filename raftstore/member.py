@@ -9,9 +9,11 @@ also takes).  Callbacks passed to `propose` run on the tick thread and must not 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +27,19 @@ from raftstore.durability import DurableJournal, durable_journals
 from raftstore.state import Cmd, KVState, Result
 
 log = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    """In a forked snapshot child: get SIGKILL when the member dies (PR_SET_PDEATHSIG).
+
+    Otherwise a member killed mid-snapshot leaves a child that later renames a dump over
+    the newer one and keeps the member's sockets open.
+    """
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+os.register_at_fork(after_in_child=_die_with_parent)
 T = TypeVar("T")
 
 # Failures after which the command is certainly not in the log: safe to propose again.
@@ -37,18 +52,23 @@ ProposeCallback = Callable[[Result | None, e.StoreError | None], None]
 class StateConsumer(SyncObjConsumer):  # type: ignore[misc]
     """The replicated object: one entry point, `apply`, that never raises."""
 
-    def __init__(self, max_history: int, on_applied: Callable[[], None]) -> None:
+    def __init__(self, on_applied: Callable[[], None]) -> None:
         # Attributes set before SyncObjConsumer.__init__ are not part of snapshots.
         self.lock = threading.RLock()
         self.on_applied = on_applied
         super().__init__()
-        self.state = KVState(max_history)
+        # The history bound changes what replicated commands do (compaction errors), so
+        # it is a constant of the cluster, never a per-member setting.
+        self.state = KVState()
 
     @replicated  # type: ignore[untyped-decorator]
     def apply(self, cmd: Cmd) -> Result:
         with self.lock:
             result = self.state.apply(cmd)
-        self.on_applied()
+        try:
+            self.on_applied()
+        except Exception:  # a raise here would make pysyncobj re-apply the entry
+            log.exception("watch wake-up failed")
         return result
 
     def _serialize(self) -> dict[str, Any]:
@@ -68,7 +88,7 @@ class Member(SyncObj):  # type: ignore[misc]
     def __init__(self, cfg: MemberConfig, on_applied: Callable[[], None] = lambda: None) -> None:
         self.cfg = cfg
         os.makedirs(cfg.data_dir, exist_ok=True)
-        self.consumer = StateConsumer(cfg.max_history, on_applied)
+        self.consumer = StateConsumer(on_applied)
         conf = SyncObjConf(
             autoTick=False,
             journalFile=cfg.journal_file,
@@ -88,6 +108,10 @@ class Member(SyncObj):  # type: ignore[misc]
             logCompactionMinEntries=cfg.snapshot_entries,
             logCompactionMinTime=300,
             commandsQueueSize=100_000,
+            # Without a leader, fail commands at once ("certainly not applied") instead of
+            # queueing them: a queued command would be applied whenever a leader appears,
+            # long after its client gave up and retried elsewhere.
+            commandsWaitLeader=False,
             onStateChanged=self._on_state_changed,
         )
         with durable_journals(cfg.dump_file):
@@ -138,7 +162,7 @@ class Member(SyncObj):  # type: ignore[misc]
             self._SyncObj__sendAppendEntries()
             # Sync our own copy while the followers write theirs (the leader counts
             # itself towards the commit index only at the next tick, after this).
-            self.journal.sync()
+            self._sync_or_die()
             # Make this tick's poll return at once: the next tick may commit, and with no
             # follower acks to wake the poll (a one-member cluster) it would otherwise
             # wait for the poll timeout (measured: 26 ms per write).
@@ -177,12 +201,22 @@ class Member(SyncObj):  # type: ignore[misc]
     def _onTick(self, timeToWait: float = 0.0) -> None:
         self._campaign_early_if_leader_link_lost()
         self._keep_peer_links_alive()
-        self.journal.sync()
+        self._sync_or_die()
         with self._hold_lock:
             held, self._held = self._held, []
         for node, message in held:
             self._send(node, message)
         super()._onTick(timeToWait)
+
+    def _sync_or_die(self) -> None:
+        # After a failed fsync Linux may mark the pages clean, so a retry would
+        # "succeed" without the data on disk: stop instead of acknowledging anything.
+        try:
+            self.journal.sync()
+        except OSError:
+            log.critical("journal fsync failed; stopping so nothing unsynced is acknowledged",
+                         exc_info=True)
+            os._exit(70)
 
     # ---- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -196,7 +230,17 @@ class Member(SyncObj):  # type: ignore[misc]
                 log.exception("raft tick failed")
                 self._stopping.wait(0.05)
         self.journal.sync()
+        self._stop_snapshot_child()
         self._doDestroy()
+
+    def _stop_snapshot_child(self) -> None:
+        # A snapshot child left running would rename its dump into place after we are
+        # gone and hold our sockets; stop and reap it with us.
+        pid = getattr(self._SyncObj__serializer, "_Serializer__pid", 0)
+        if pid and pid > 0:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
@@ -225,7 +269,9 @@ class Member(SyncObj):  # type: ignore[misc]
             callback(None, e.Unavailable(f"cannot propose: {err}"))
             return
         # Wake the tick thread now (pysyncobj skips this while our batching toggle is on).
-        self._SyncObj__pipeNotifier.notify()
+        # The command is queued already: a full pipe only delays the wake-up.
+        with contextlib.suppress(OSError):
+            self._SyncObj__pipeNotifier.notify()
 
     def propose_membership(self, action: str, peer: str, callback: ProposeCallback) -> None:
         def done(result: Any, reason: int) -> None:
@@ -260,12 +306,18 @@ class Member(SyncObj):  # type: ignore[misc]
             "commit_index": int(self.raftCommitIndex),
             "applied_index": int(self.raftLastApplied),
             "log_len": len(self.journal),
-            "first_index": int(self.journal[0][1]) if len(self.journal) else 0,
-            "peers": sorted(n.id for n in self.otherNodes),
+            "first_index": self._first_index(),
+            "peers": sorted(n.id for n in list(self.otherNodes)),
             "journal_syncs": self.journal.syncs,
             "journal_sync_seconds": self.journal.sync_seconds,
             "journal_appended": self.journal.appended,
         }
+
+    def _first_index(self) -> int:
+        try:  # read without the tick thread's cooperation: the journal may be changing
+            return int(self.journal[0][1])
+        except IndexError:
+            return 0
 
     @property
     def otherNodes(self) -> set[Any]:

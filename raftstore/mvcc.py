@@ -13,6 +13,7 @@ R >= `compact_revision`, by undoing the retained events newer than R.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -173,9 +174,8 @@ class KeySpace:
 
     def _events_after(self, revision: int) -> Iterator[Event]:
         # History is in revision order; skip to the first event newer than `revision`.
-        start = self._first_index_at_or_after(revision + 1)
-        for i in range(start, len(self.history)):
-            yield self.history[i]
+        # islice walks the deque once; indexing it per element would be quadratic.
+        yield from itertools.islice(self.history, self._first_index_at_or_after(revision + 1), None)
 
     def _first_index_at_or_after(self, revision: int) -> int:
         lo, hi = 0, len(self.history)
@@ -196,8 +196,7 @@ class KeySpace:
             raise CompactedError(MSG_COMPACTED, compact_revision=self.compact_revision)
         out: list[Event] = []
         last_rev = 0
-        for i in range(self._first_index_at_or_after(start), len(self.history)):
-            ev = self.history[i]
+        for ev in itertools.islice(self.history, self._first_index_at_or_after(start), None):
             if len(out) >= limit and ev.kv.mod_revision != last_rev:
                 break
             if in_range(ev.kv.key, key, range_end):

@@ -33,6 +33,7 @@ Json = dict[str, Any]
 # base64 inflates 4/3; leave room for JSON syntax around the largest allowed value.
 MAX_BODY = MAX_REQUEST_BYTES * 4 // 3 + 64 * 1024
 VERSION = "3.4.0"  # the etcd API level served
+MIN_LEASE_TTL = 2  # seconds; > 3 x the default election timeout
 Handler = Callable[[Any, Request], Awaitable[Json]]
 
 
@@ -110,7 +111,11 @@ class Api:
     # ---- leases -------------------------------------------------------------------
     async def lease_grant(self, body: Any, req: Request) -> Json:
         b = codec.obj(body, {"TTL", "ID"}, "lease grant")
-        cmd = {"op": "lease_grant", "ttl": codec.as_int(b.get("TTL", 0), "TTL"),
+        ttl = codec.as_int(b.get("TTL", 0), "TTL")
+        # As etcd, a TTL shorter than an election could end during one: raise it.
+        if 0 < ttl < MIN_LEASE_TTL:
+            ttl = MIN_LEASE_TTL
+        cmd = {"op": "lease_grant", "ttl": ttl,
                "id": codec.as_int(b.get("ID", 0), "ID"), "now": time.time()}
         res = await self.service.write(cmd, request_id(req))
         return {"header": self.header(res["revision"]), "ID": str(res["id"]), "TTL": str(res["ttl"])}
@@ -317,7 +322,7 @@ def check_size(cmd: Json) -> Json:
 async def read_json(request: Request) -> Any:
     """The request body as JSON, refusing bodies over MAX_BODY before reading them whole."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise e.StoreError(e.MSG_REQUEST_TOO_LARGE, e.INVALID_ARGUMENT)
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -330,7 +335,7 @@ async def read_json(request: Request) -> Any:
         return {}
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as err:
         raise e.InvalidArgument(f"malformed JSON body: {err}") from None
 
 

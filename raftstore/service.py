@@ -43,6 +43,7 @@ class MemberService:
         self._barrier_inflight: asyncio.Future[None] | None = None
         self._barrier_next: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[None]] = set()
         self._promoted_term = -1
         # Request ids for requests that came without one: unique per process lifetime.
         self._rid_prefix = f"{cfg.name}-{uuid.uuid4().hex[:12]}-"
@@ -119,13 +120,18 @@ class MemberService:
         """
         if self._barrier_inflight is None:
             self._barrier_inflight = self.loop.create_future()
-            self.loop.create_task(self._run_barrier(timeout))
+            self._keep(self.loop.create_task(self._run_barrier(timeout)))
             waiter = self._barrier_inflight
         else:
             if self._barrier_next is None:
                 self._barrier_next = self.loop.create_future()
             waiter = self._barrier_next
         await asyncio.shield(waiter)
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        # The event loop holds tasks weakly: keep a reference until they finish.
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def _run_barrier(self, timeout: float | None) -> None:
         fut = self._barrier_inflight
@@ -139,7 +145,7 @@ class MemberService:
             self._barrier_inflight = None
             if self._barrier_next is not None:
                 self._barrier_inflight, self._barrier_next = self._barrier_next, None
-                self.loop.create_task(self._run_barrier(timeout))
+                self._keep(self.loop.create_task(self._run_barrier(timeout)))
 
     async def read(self, cmd: Cmd, serializable: bool) -> Result:
         if not serializable:

@@ -304,7 +304,8 @@ class KVState:
         # As etcd: a lease past its expiry is gone even before the leader revokes it.
         if lease is None or lease.expiry <= now:
             raise e.NotFound(e.MSG_LEASE_NOT_FOUND)
-        lease.expiry = now + lease.ttl
+        # Never move an expiry backwards (a late keepalive stamped by a slow clock).
+        lease.expiry = max(lease.expiry, now + lease.ttl)
         return {"id": lease.id, "ttl": lease.ttl}
 
     def _op_lease_expire(self, cmd: Cmd) -> Result:

@@ -51,8 +51,6 @@ def run(
     election_max: float = typer.Option(0.6, "--election-max", help="Election timeout upper bound, s."),
     snapshot_entries: int = typer.Option(5000, "--snapshot-entries",
                                          help="Raft log entries between snapshots."),
-    max_history: int = typer.Option(100_000, "--max-history", help="Events kept for watches and "
-                                    "historical reads; older revisions answer 'compacted'."),
 ) -> None:
     """Run one store member in the foreground.
 
@@ -73,7 +71,7 @@ def run(
         cfg = MemberConfig(name=name, data_dir=data_dir, client_addr=client_addr, peer_addr=peer_addr,
                            initial_cluster=parse_initial_cluster(initial_cluster), secret=secret,
                            election_min=election_min, election_max=election_max,
-                           snapshot_entries=snapshot_entries, max_history=max_history)
+                           snapshot_entries=snapshot_entries)
     except (StoreError, OSError) as err:
         fail(str(err))
     run_member(cfg)

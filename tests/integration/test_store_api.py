@@ -25,6 +25,13 @@ def b64(s: bytes) -> str:
     return base64.b64encode(s).decode()
 
 
+def _nested(depth: int) -> dict[str, object]:
+    txn: dict[str, object] = {}
+    for _ in range(depth):
+        txn = {"success": [{"request_txn": txn}]}
+    return txn
+
+
 BAD_BODIES = [
     ("/v3/kv/put", b'{"key": "a2V5", "value": ', "malformed JSON"),
     ("/v3/kv/put", b'[1, 2, 3]', "expected a JSON object"),
@@ -39,6 +46,9 @@ BAD_BODIES = [
      "exactly one"),
     ("/v3/lease/grant", json.dumps({"TTL": "-5"}).encode(), "TTL"),
     ("/v3/kv/range", b"\xff\xfe garbage", "malformed JSON"),
+    ("/v3/kv/txn", json.dumps(_nested(20)).encode(), "nested at most"),
+    ("/v3/kv/range", json.dumps({"key": "a2V5", "limit": "\u00b2"}).encode(), "'limit'"),
+    ("/v3/kv/range", b"[" * 100_000 + b"]" * 100_000, "malformed JSON"),
 ]
 
 
@@ -99,13 +109,14 @@ def test_errors_map_to_client_exceptions(store3: LocalStore) -> None:
 
 def test_lease_expiry_keepalive_and_timetolive(store3: LocalStore) -> None:
     with store3.client() as c:
-        short = c.lease_grant(1)
-        kept = c.lease_grant(1)
+        short = c.lease_grant(1)  # raised to the 2 s minimum, as etcd does
+        kept = c.lease_grant(2)
         c.put(b"/lease/short", b"1", lease=short)
         c.put(b"/lease/kept", b"1", lease=kept)
         info = c.lease_timetolive(kept, keys=True)
-        assert info["granted_ttl"] == 1 and info["keys"] == [b"/lease/kept"]
-        end = time.monotonic() + 4
+        assert info["granted_ttl"] == 2 and info["keys"] == [b"/lease/kept"]
+        assert c.lease_timetolive(short)["granted_ttl"] == 2
+        end = time.monotonic() + 5
         while time.monotonic() < end:  # keep one lease alive for longer than its TTL
             c.lease_keepalive(kept)
             time.sleep(0.3)

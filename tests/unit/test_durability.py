@@ -53,3 +53,26 @@ def test_meta_is_stored_atomically(tmp_path: Path) -> None:
     storer.storeMeta({"currentTerm": 7, "votedForNodeId": "a"})
     assert storer.getMeta() == {"currentTerm": 7, "votedForNodeId": "a"}
     assert not (tmp_path / "meta.tmp").exists()
+
+
+def test_loading_a_snapshot_keeps_the_entries_after_it(tmp_path: Path) -> None:
+    """What pysyncobj does at start-up when the snapshot is newer than the journal's head."""
+    journal = DurableJournal(str(tmp_path / "raft.journal"), str(tmp_path / "raft.snapshot"))
+    for i in range(1, 21):
+        journal.add(b"e%d" % i, i, 2)
+    journal.clear()
+    journal.add(b"e14", 14, 2)  # the snapshot's two last entries
+    journal.add(b"e15", 15, 2)
+    assert [e[1] for e in _entries(journal)] == list(range(14, 21))
+    journal._destroy()
+
+
+def test_a_snapshot_from_another_term_replaces_the_log(tmp_path: Path) -> None:
+    journal = DurableJournal(str(tmp_path / "raft.journal"), str(tmp_path / "raft.snapshot"))
+    for i in range(1, 21):
+        journal.add(b"e%d" % i, i, 2)
+    journal.clear()
+    journal.add(b"x14", 14, 3)
+    journal.add(b"x15", 15, 3)  # same index, newer term: our tail is not the cluster's
+    assert [e[1:] for e in _entries(journal)] == [(14, 3), (15, 3)]
+    journal._destroy()

@@ -612,7 +612,7 @@ class StateModel(RuleBasedStateMachine):
             assert res == error(e.NOT_FOUND, e.MSG_LEASE_NOT_FOUND, self.m.revision)
             return
         lease = self.m.leases[lease_id]
-        lease[1] = self.now + lease[0]
+        lease[1] = max(lease[1], self.now + lease[0])
         assert res == {"id": lease_id, "ttl": lease[0], "revision": self.m.revision}
 
     @rule(dt=st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5, 7.0, 12.0]))
