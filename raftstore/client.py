@@ -31,6 +31,7 @@ from raftstore.mvcc import KeyValue
 
 Json = dict[str, Any]
 RETRYABLE_CODES = {e.UNAVAILABLE, e.DEADLINE_EXCEEDED}
+WATCH_SILENCE = 15.0
 
 
 @dataclass
@@ -301,7 +302,10 @@ class StoreClient:
                         continue
                     nxt = item.revision + 1
                     yield item
-                return
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                # The member closed the stream (it is stopping): resume on the next one.
+                self._current += 1
             except (httpx.HTTPError, ValueError, e.Unavailable):
                 failures += 1
                 self._current += 1
@@ -310,7 +314,11 @@ class StoreClient:
     def _watch_stream(self, base: str, create: Json,
                       deadline: float | None) -> Iterator[WatchEvent | int]:
         """Events of one watch connection; an int is the header revision at creation."""
-        read_timeout = None if deadline is None else max(0.1, deadline - time.monotonic())
+        # Skiff sends a progress notification every 5 s on a quiet watch; silence for
+        # WATCH_SILENCE means a dead link or member, so fail over and resume.  (A real
+        # etcd stays silent on quiet watches: the watch then just reconnects.)
+        read_timeout = WATCH_SILENCE if deadline is None else max(
+            0.1, min(WATCH_SILENCE, deadline - time.monotonic()))
         timeout = httpx.Timeout(self.attempt_timeout, read=read_timeout)
         with self._http.stream("POST", base + "/v3/watch", json={"create_request": create},
                                timeout=timeout) as resp:

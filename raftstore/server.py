@@ -33,6 +33,7 @@ Json = dict[str, Any]
 # base64 inflates 4/3; leave room for JSON syntax around the largest allowed value.
 MAX_BODY = MAX_REQUEST_BYTES * 4 // 3 + 64 * 1024
 VERSION = "3.4.0"  # the etcd API level served
+PROGRESS_EVERY = 5.0  # seconds of quiet between watch progress notifications
 MIN_LEASE_TTL = 2  # seconds; > 3 x the default election timeout
 Handler = Callable[[Any, Request], Awaitable[Json]]
 
@@ -235,6 +236,7 @@ class Api:
         # The header names the revision the watch starts after, so a client that fails
         # over before the first event can resume from exactly there.
         yield line({"result": {"header": self.header(nxt - 1), "watch_id": "0", "created": True}})
+        quiet_since = time.monotonic()
         while True:
             try:
                 events, current = svc.member.read(partial(_events_since, nxt, key, range_end))
@@ -248,9 +250,15 @@ class Api:
                 yield line({"result": {"header": self.header(last), "watch_id": "0",
                                        "events": [codec.event_json(ev, prev_kv) for ev in events]}})
                 nxt = last + 1
+                quiet_since = time.monotonic()
                 continue
             # Read under the same lock as the events: nothing up to `current` matched.
             nxt = max(nxt, current + 1)
+            if time.monotonic() - quiet_since >= PROGRESS_EVERY:
+                # A progress notification (etcd's shape: a header, no events) lets the
+                # client tell a quiet watch from a dead link.
+                yield line({"result": {"header": self.header(current), "watch_id": "0"}})
+                quiet_since = time.monotonic()
             await svc.wait_applied(1.0)
             if await request.is_disconnected():
                 return

@@ -199,3 +199,16 @@ def test_a_one_member_store_serves_reads_writes_and_watches(tmp_path: Path) -> N
             assert [ev.revision for ev in watch.events] == [start, last]
     finally:
         single.stop()
+
+
+def test_a_quiet_watch_gets_progress_notifications(store3: LocalStore) -> None:
+    url = f"http://{store3.members[0].client}/v3/watch"
+    lines: list[dict[str, object]] = []
+    with httpx.stream("POST", url, json={"create_request": {"key": b64(b"/quiet")}}, timeout=15) as resp:
+        for raw in resp.iter_lines():
+            if raw:
+                lines.append(json.loads(raw)["result"])
+            if len(lines) == 2:
+                break
+    assert lines[0].get("created") is True
+    assert "events" not in lines[1] and int(lines[1]["header"]["revision"]) > 0  # type: ignore[index]
