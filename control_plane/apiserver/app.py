@@ -20,10 +20,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from control_plane.apiserver.errors import ApiError, bad_request, from_store, not_found
+from control_plane.apiserver.auth import Identity, TokenStore, authorize, new_token
+from control_plane.apiserver.errors import ApiError, bad_request, from_store, invalid, not_found
 from control_plane.apiserver.handlers import Handlers
 from control_plane.apiserver.resources import BY_PATH, Resource
-from control_plane.apiserver.validation import MAX_OBJECT_BYTES
+from control_plane.apiserver.validation import MAX_OBJECT_BYTES, check_name
 from raftstore.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ async def read_body(request: Request) -> Any:
         raise bad_request(f"the request body is not valid JSON: {err}") from None
 
 
-def build_app(handlers: Handlers) -> FastAPI:
+def build_app(handlers: Handlers, tokens: TokenStore) -> FastAPI:
     app = FastAPI(title="Skiff API server", docs_url=None, redoc_url=None, openapi_url="/openapi/v2")
     registry = CollectorRegistry()
     requests = Counter("apiserver_request", "API requests", ["verb", "resource", "code"], registry=registry)
@@ -100,14 +101,38 @@ def build_app(handlers: Handlers) -> FastAPI:
             requests.labels(verb, res.plural, str(code)).inc()
             latency.labels(verb).observe(time.monotonic() - started)
 
+    async def authenticate(request: Request) -> Identity:
+        try:
+            who: Identity = await run_in_threadpool(tokens.authenticate, request.headers.get("authorization"))
+        except StoreError as err:
+            raise from_store(err) from None
+        return who
+
+    async def allow(who: Identity, verb: str, res: Resource, ns: str | None, name: str | None,
+                    new: Any = None) -> None:
+        current = None
+        if who.role == "node" and name and verb not in ("get", "list", "watch"):
+            if verb == "patch" and isinstance(new, list):
+                raise ApiError(403, "Forbidden", f"{who.name} cannot JSON-patch {res.plural}/{name}: "
+                                                 "nodes use merge patches")
+            try:
+                current = await run_in_threadpool(handlers.store.get, res, ns, name)
+            except ApiError as err:
+                if err.code != 404:
+                    raise
+        authorize(who, verb, res, ns, name, current, new)
+
     async def collection(request: Request, group: str, version: str, plural: str,
                          ns: str | None) -> Response:
         res = resolve(group, version, plural, ns, named=False)
+        who = await authenticate(request)
         q = request.query_params
         if request.method == "POST":
             body = await read_body(request)
+            await allow(who, "create", res, ns, None, body)
             created = await call("create", res, handlers.create, res, ns, body)
             return JSONResponse(created, status_code=201)
+        await allow(who, "watch" if q.get("watch") in ("true", "1") else "list", res, ns, None)
         if q.get("watch") in ("true", "1"):
             added, after = await call("watch", res, handlers.start_watch, res, ns, q.get("labelSelector"),
                                       q.get("fieldSelector"), q.get("resourceVersion"))
@@ -145,15 +170,20 @@ def build_app(handlers: Handlers) -> FastAPI:
     async def item(request: Request, group: str, version: str, plural: str, ns: str | None,
                    name: str) -> Response:
         res = resolve(group, version, plural, ns, named=True)
+        who = await authenticate(request)
         if request.method == "GET":
+            await allow(who, "get", res, ns, name)
             return JSONResponse(await call("get", res, handlers.get, res, ns, name))
         if request.method == "PUT":
             body = await read_body(request)
+            await allow(who, "update", res, ns, name, body)
             return JSONResponse(await call("update", res, handlers.replace, res, ns, name, body))
         if request.method == "PATCH":
             body = await read_body(request)
+            await allow(who, "patch", res, ns, name, body)
             ctype = request.headers.get("content-type", "application/merge-patch+json")
             return JSONResponse(await call("patch", res, handlers.patch, res, ns, name, body, ctype))
+        await allow(who, "delete", res, ns, name)
         grace_text = request.query_params.get("gracePeriodSeconds")
         grace = None
         if grace_text is not None:
@@ -161,6 +191,26 @@ def build_app(handlers: Handlers) -> FastAPI:
                 raise bad_request("gracePeriodSeconds must be a non-negative integer")
             grace = int(grace_text)
         return JSONResponse(await call("delete", res, handlers.delete, res, ns, name, grace))
+
+    @app.post("/apis/skiff.io/v1/nodecredentials")
+    async def node_credential(request: Request) -> Response:
+        """Exchange a bootstrap (or admin) token for a node's own credential."""
+        who = await authenticate(request)
+        if who.role not in ("bootstrap", "admin"):
+            raise ApiError(403, "Forbidden", f"{who.name} cannot create node credentials")
+        body = await read_body(request)
+        node = body.get("nodeName") if isinstance(body, dict) else None
+        causes: list[tuple[str, str]] = []
+        check_name(node, "nodeName", False, causes)
+        if causes:
+            raise invalid("NodeCredential", str(node or ""), causes)
+        token = new_token()
+        try:
+            await run_in_threadpool(tokens.put, token, "node", node)
+        except StoreError as err:
+            raise from_store(err) from None
+        return JSONResponse({"kind": "NodeCredential", "apiVersion": "skiff.io/v1", "nodeName": node,
+                             "token": token}, status_code=201)
 
     verbs_c = ["GET", "POST"]
     verbs_i = ["GET", "PUT", "PATCH", "DELETE"]
@@ -217,7 +267,8 @@ def build_app(handlers: Handlers) -> FastAPI:
         return Response("ok", media_type="text/plain")
 
     @app.get("/metrics")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        await authenticate(request)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

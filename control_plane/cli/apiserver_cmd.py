@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import typer
 
@@ -15,16 +16,26 @@ STORE_ENDPOINTS = "127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379"
 def apiserver(
     store_endpoints: str = typer.Option(STORE_ENDPOINTS, "--store-endpoints",
                                         help="Comma-separated HOST:PORT of the store members."),
-    listen: str = typer.Option("127.0.1.1:6443", "--listen", help="HOST:PORT to serve the API on."),
+    listen: str = typer.Option("127.0.1.1:6443", "--listen", help="HOST:PORT to serve HTTPS on."),
+    tls_cert: Path = typer.Option(..., "--tls-cert-file", help="Server certificate (PEM), signed by the "
+                                  "cluster CA, with this master's addresses in its SANs."),
+    tls_key: Path = typer.Option(..., "--tls-private-key-file", help="Its private key (PEM, mode 0600)."),
+    admin_token_file: Path | None = typer.Option(None, "--admin-token-file",
+                                                 help="A file holding the cluster's admin token; it is "
+                                                      "registered (hashed) at start-up."),
 ) -> None:
-    """Run the API server: Kubernetes-shaped REST over the store.
+    """Run the API server: Kubernetes-shaped REST over the store, HTTPS with bearer tokens.
 
     Example:
-      skiff apiserver --store-endpoints 127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379 --listen 127.0.1.1:6443
+      skiff apiserver --store-endpoints 127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379 \\
+        --listen 127.0.1.1:6443 --tls-cert-file /etc/skiff/pki/apiserver.crt \\
+        --tls-private-key-file /etc/skiff/pki/apiserver.key \\
+        --admin-token-file /etc/skiff/admin.token
     """
     import uvicorn
 
     from control_plane.apiserver.app import build_app
+    from control_plane.apiserver.auth import TokenStore
     from control_plane.apiserver.handlers import Handlers
     from control_plane.apiserver.storage import ObjectStore
     from raftstore.client import StoreClient
@@ -32,18 +43,29 @@ def apiserver(
     from raftstore.errors import StoreError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         host, port = parse_addr(listen, "--listen")
-    except StoreError as err:
-        fail(err.message)
-    handlers = Handlers(ObjectStore(StoreClient(store_endpoints, timeout=10.0)))
+        admin_token = admin_token_file.read_text().strip() if admin_token_file else None
+    except (StoreError, OSError) as err:
+        fail(getattr(err, "message", str(err)))
+    for path in (tls_cert, tls_key):
+        if not path.is_file():
+            fail(f"{path} does not exist (create the cluster PKI first)")
+    client = StoreClient(store_endpoints, timeout=10.0)
+    handlers, tokens = Handlers(ObjectStore(client)), TokenStore(client)
     deadline = time.monotonic() + 60
     while True:  # the store may still be electing a leader
         try:
             handlers.bootstrap()
+            if admin_token:
+                tokens.put(admin_token, "admin")
             break
+        except ValueError as err:
+            fail(f"{admin_token_file}: {err}")
         except Exception as err:
             if time.monotonic() > deadline:
                 fail(f"cannot reach the store at {store_endpoints}: {err}")
             time.sleep(0.5)
-    uvicorn.run(build_app(handlers), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(build_app(handlers, tokens), host=host, port=port, log_level="warning", access_log=False,
+                ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key))

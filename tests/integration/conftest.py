@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import ssl
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from raftstore.localcluster import LocalCluster, LocalEtcd, LocalStore
@@ -76,24 +80,44 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalC
     yield from _run(request, cluster)  # type: ignore[misc]
 
 
+@dataclass
+class ApiServer:
+    url: str
+    ca: Path
+    admin_token: str
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """An HTTPS client that verifies the cluster CA and sends `token` (admin by default)."""
+        headers = {"Authorization": f"Bearer {token or self.admin_token}"} if token != "" else {}
+        return httpx.Client(base_url=self.url, verify=ssl.create_default_context(cafile=str(self.ca)),
+                            headers=headers, timeout=30)
+
+
 @pytest.fixture
-def apiserver(request: pytest.FixtureRequest, store3: LocalStore, tmp_path: Path) -> Iterator[str]:
-    """An API server process on a real 3-member store; yields its base URL."""
-    import sys
-
-    import httpx
-
+def apiserver(request: pytest.FixtureRequest, store3: LocalStore, tmp_path: Path) -> Iterator[ApiServer]:
+    """An API server process (HTTPS, cluster CA, admin token) on a real 3-member store."""
+    from control_plane.apiserver.auth import new_token
+    from control_plane.pki import create_ca, issue_server_cert
     from raftstore import procs
 
     host = store3.members[0].host
+    pki = tmp_path / "pki"
+    ca, _ = create_ca(pki)
+    cert, key = issue_server_cert(pki, pki, "apiserver", [host, "localhost"])
+    token = new_token()
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(token + "\n")
     pidfile, logfile = tmp_path / "apiserver.pid", tmp_path / "apiserver.log"
     procs.start([sys.executable, "-m", "control_plane.cli.main", "apiserver", "--store-endpoints",
-                 ",".join(store3.endpoints), "--listen", f"{host}:6443"], pidfile, logfile)
-    url = f"http://{host}:6443"
+                 ",".join(store3.endpoints), "--listen", f"{host}:6443", "--tls-cert-file", str(cert),
+                 "--tls-private-key-file", str(key), "--admin-token-file", str(token_file)],
+                pidfile, logfile)
+    server = ApiServer(f"https://{host}:6443", ca, token)
     try:
-        procs.wait_for(lambda: httpx.get(url + "/readyz", timeout=2).status_code == 200, 60,
-                       what="the API server to be ready")
-        yield url
+        with server.client("") as anonymous:
+            procs.wait_for(lambda: anonymous.get("/readyz").status_code == 200, 60,
+                           what="the API server to be ready")
+        yield server
     finally:
         procs.stop(pidfile)
         failed = getattr(request.node, "rep_call", None)

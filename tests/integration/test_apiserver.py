@@ -6,10 +6,10 @@ import json
 import threading
 from typing import Any
 
-import httpx
 import pytest
 
 from raftstore.localcluster import LocalStore
+from tests.integration.conftest import ApiServer
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +27,8 @@ def pod(name: str, labels: dict[str, str] | None = None, node: str | None = None
 PODS = "/api/v1/namespaces/default/pods"
 
 
-def test_crud_and_optimistic_concurrency(apiserver: str) -> None:
-    with httpx.Client(base_url=apiserver, timeout=10) as api:
+def test_crud_and_optimistic_concurrency(apiserver: ApiServer) -> None:
+    with apiserver.client() as api:
         created = api.post(PODS, json=pod("web-1", {"app": "web"}))
         assert created.status_code == 201, created.text
         obj = created.json()
@@ -62,8 +62,8 @@ def test_crud_and_optimistic_concurrency(apiserver: str) -> None:
         assert api.get(f"{PODS}/web-1").status_code == 404
 
 
-def test_bound_pod_deletion_is_graceful(apiserver: str) -> None:
-    with httpx.Client(base_url=apiserver, timeout=10) as api:
+def test_bound_pod_deletion_is_graceful(apiserver: ApiServer) -> None:
+    with apiserver.client() as api:
         api.post(PODS, json=pod("bound", node="node-1"))
         marked = api.delete(f"{PODS}/bound")
         assert marked.json()["metadata"]["deletionTimestamp"]
@@ -72,8 +72,8 @@ def test_bound_pod_deletion_is_graceful(apiserver: str) -> None:
         assert api.get(f"{PODS}/bound").status_code == 404
 
 
-def test_list_with_label_and_field_selectors(apiserver: str) -> None:
-    with httpx.Client(base_url=apiserver, timeout=10) as api:
+def test_list_with_label_and_field_selectors(apiserver: ApiServer) -> None:
+    with apiserver.client() as api:
         api.post("/api/v1/namespaces", json={"metadata": {"name": "team-a"}})
         for i in range(4):
             api.post(PODS, json=pod(f"p{i}", {"app": "web" if i % 2 else "db"}, node=f"n{i % 2}"))
@@ -93,8 +93,8 @@ def test_list_with_label_and_field_selectors(apiserver: str) -> None:
         assert bad.status_code == 400 and bad.json()["kind"] == "Status"
 
 
-def test_watch_from_a_resource_version(apiserver: str) -> None:
-    with httpx.Client(base_url=apiserver, timeout=30) as api:
+def test_watch_from_a_resource_version(apiserver: ApiServer) -> None:
+    with apiserver.client() as api:
         rv = api.get(PODS).json()["metadata"]["resourceVersion"]
         events: list[Obj] = []
 
@@ -119,8 +119,8 @@ def test_watch_from_a_resource_version(apiserver: str) -> None:
         assert revs == sorted(revs) and revs[0] > int(rv)
 
 
-def test_watch_from_a_compacted_version_is_410(apiserver: str, store3: LocalStore) -> None:
-    with httpx.Client(base_url=apiserver, timeout=10) as api:
+def test_watch_from_a_compacted_version_is_410(apiserver: ApiServer, store3: LocalStore) -> None:
+    with apiserver.client() as api:
         old = api.post(PODS, json=pod("c1")).json()["metadata"]["resourceVersion"]
         api.post(PODS, json=pod("c2"))
         with store3.client() as c:
@@ -139,8 +139,10 @@ def test_watch_from_a_compacted_version_is_410(apiserver: str, store3: LocalStor
     ({"kind": "Node", "metadata": {"name": "k"}, "spec": {"containers": [{"name": "c"}]}}, 422, "kind"),
     ([1, 2], 422, "JSON object"),
 ])
-def test_invalid_objects_are_422_naming_the_field(apiserver: str, body: Any, status: int, says: str) -> None:
-    resp = httpx.post(apiserver + PODS, json=body, timeout=10)
+def test_invalid_objects_are_422_naming_the_field(apiserver: ApiServer, body: Any, status: int,
+                                                  says: str) -> None:
+    with apiserver.client() as api:
+        resp = api.post(PODS, json=body)
     assert resp.status_code == status, resp.text
     status_obj = resp.json()
     assert status_obj["kind"] == "Status" and says in status_obj["message"]
@@ -148,8 +150,8 @@ def test_invalid_objects_are_422_naming_the_field(apiserver: str, body: Any, sta
         assert status_obj["details"]["causes"]
 
 
-def test_other_bad_requests(apiserver: str) -> None:
-    with httpx.Client(base_url=apiserver, timeout=30) as api:
+def test_other_bad_requests(apiserver: ApiServer) -> None:
+    with apiserver.client() as api:
         assert api.post(PODS, content=b"{not json", headers={"content-type": "application/json"}
                         ).status_code == 400
         huge = pod("huge")
@@ -163,8 +165,8 @@ def test_other_bad_requests(apiserver: str) -> None:
         assert api.post(PODS, json=pod("after-bad")).status_code == 201  # still serving
 
 
-def test_api_keeps_working_when_a_store_member_dies(apiserver: str, store3: LocalStore) -> None:
-    with httpx.Client(base_url=apiserver, timeout=30) as api:
+def test_api_keeps_working_when_a_store_member_dies(apiserver: ApiServer, store3: LocalStore) -> None:
+    with apiserver.client() as api:
         with store3.client() as c:
             leader = store3.leader(c)
         assert leader is not None
@@ -172,3 +174,55 @@ def test_api_keeps_working_when_a_store_member_dies(apiserver: str, store3: Loca
         resp = api.post(PODS, json=pod("survivor"))
         assert resp.status_code == 201, resp.text
         assert api.get(f"{PODS}/survivor").status_code == 200
+
+
+def test_authentication_and_roles(apiserver: ApiServer, store3: LocalStore) -> None:
+    from control_plane.apiserver.auth import TokenStore, new_token
+
+    viewer, bootstrap = new_token(), new_token()
+    with store3.client() as c:
+        tokens = TokenStore(c)
+        tokens.put(viewer, "viewer")
+        tokens.put(bootstrap, "bootstrap", ttl=600)
+    with apiserver.client("") as anonymous:
+        missing = anonymous.get(PODS)
+        assert missing.status_code == 401 and missing.json()["reason"] == "Unauthorized"
+        assert anonymous.get("/version").status_code == 200  # public, as in Kubernetes
+    with apiserver.client("abcdef.0123456789abcdef") as wrong:
+        assert wrong.get(PODS).status_code == 401
+    with apiserver.client(viewer) as view:
+        assert view.get(PODS).status_code == 200
+        denied = view.post(PODS, json=pod("v"))
+        assert denied.status_code == 403 and denied.json()["reason"] == "Forbidden"
+    with apiserver.client(bootstrap) as boot:
+        assert boot.get(PODS).status_code == 403
+        cred = boot.post("/apis/skiff.io/v1/nodecredentials", json={"nodeName": "node-a"})
+        assert cred.status_code == 201
+        node_token = cred.json()["token"]
+        assert boot.post("/apis/skiff.io/v1/nodecredentials", json={"nodeName": "Bad_Name"}
+                         ).status_code == 422
+    with apiserver.client() as admin, apiserver.client(node_token) as node:
+        assert node.post("/api/v1/nodes", json={"metadata": {"name": "node-a"}}).status_code == 201
+        assert admin.post("/api/v1/nodes", json={"metadata": {"name": "node-b"}}).status_code == 201
+        # NodeRestriction: its own Node and Lease yes, another node's no.
+        own = node.get("/api/v1/nodes/node-a").json()
+        own["metadata"]["labels"] = {"ready": "yes"}
+        assert node.put("/api/v1/nodes/node-a", json=own).status_code == 200
+        other = node.get("/api/v1/nodes/node-b").json()
+        other["metadata"]["labels"] = {"hijacked": "yes"}
+        assert node.put("/api/v1/nodes/node-b", json=other).status_code == 403
+        assert node.delete("/api/v1/nodes/node-b").status_code == 403
+        lease = {"metadata": {"name": "node-a"}, "spec": {"holderIdentity": "node-a"}}
+        assert node.post("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                         json=lease).status_code == 201
+        lease_b = {"metadata": {"name": "node-b"}, "spec": {"holderIdentity": "node-a"}}
+        assert node.post("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                         json=lease_b).status_code == 403
+        # Pods: only those bound to it.
+        admin.post(PODS, json=pod("on-a", node="node-a"))
+        admin.post(PODS, json=pod("on-b", node="node-b"))
+        status = {"status": {"phase": "Running"}}
+        merge = {"content-type": "application/merge-patch+json"}
+        assert node.patch(f"{PODS}/on-a", content=json.dumps(status), headers=merge).status_code == 200
+        assert node.patch(f"{PODS}/on-b", content=json.dumps(status), headers=merge).status_code == 403
+        assert node.post(PODS, json=pod("sneaky", node="node-b")).status_code == 403

@@ -1,0 +1,148 @@
+"""Authentication (bearer tokens, stored hashed) and authorization (roles).
+
+Tokens look like Kubernetes bootstrap tokens, `<id>.<secret>` (6 + 16 characters of
+[a-z0-9]).  The store keeps only sha256(secret) under `/registry/skiff.io/tokens/<id>`
+with a role: `admin` (everything), `viewer` (read only), `node` (its own Node and
+Lease, pods bound to it, events; reads), `bootstrap` (may only exchange itself for a
+node credential, until it expires).  Lookups are cached for CACHE_SECONDS, so a
+deleted token stops working within that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from control_plane.apiserver.errors import ApiError
+from control_plane.apiserver.resources import Resource
+from raftstore.client import StoreClient
+
+TOKEN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16,64})$")
+ROLES = ("admin", "viewer", "node", "bootstrap")
+PREFIX = b"/registry/skiff.io/tokens/"
+CACHE_SECONDS = 10.0
+READ_VERBS = {"get", "list", "watch"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    token_id: str
+    role: str
+    node: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"system:node:{self.node}" if self.role == "node" else f"{self.role}:{self.token_id}"
+
+
+def new_token() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(6)) + "." + "".join(
+        secrets.choice(alphabet) for _ in range(16))
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def unauthorized(message: str = "Unauthorized") -> ApiError:
+    return ApiError(401, "Unauthorized", message)
+
+
+def forbidden(who: Identity, verb: str, what: str) -> ApiError:
+    return ApiError(403, "Forbidden", f'{who.name} cannot {verb} {what}')
+
+
+class TokenStore:
+    """Tokens in the store; thread-safe."""
+
+    def __init__(self, client: StoreClient) -> None:
+        self.client = client
+        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, token: str, role: str, node: str | None = None, ttl: float | None = None) -> None:
+        """Store `token` (idempotent for the same token)."""
+        m = TOKEN.match(token)
+        if m is None or role not in ROLES:
+            raise ValueError("a token is <6 chars>.<16+ chars> of [a-z0-9], with a known role")
+        record = {"hash": _hash(m.group(2)), "role": role, "node": node,
+                  "expires": time.time() + ttl if ttl else None}
+        self.client.put(PREFIX + m.group(1).encode(), json.dumps(record).encode())
+
+    def authenticate(self, header: str | None) -> Identity:
+        if not header or not header.startswith("Bearer "):
+            raise unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+        m = TOKEN.match(header[7:].strip())
+        if m is None:
+            raise unauthorized("the bearer token is malformed")
+        token_id, secret = m.groups()
+        record = self._lookup(token_id)
+        if record is None or not hmac.compare_digest(record["hash"], _hash(secret)):
+            raise unauthorized("the bearer token is not valid")
+        if record.get("expires") and record["expires"] < time.time():
+            raise unauthorized("the bearer token has expired")
+        return Identity(token_id, record["role"], record.get("node"))
+
+    def _lookup(self, token_id: str) -> dict[str, Any] | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(token_id)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        found = self.client.get(PREFIX + token_id.encode())
+        record = json.loads(found.kvs[0].value) if found.kvs else None
+        with self._lock:
+            self._cache[token_id] = (now, record)
+        return record
+
+
+def authorize(who: Identity, verb: str, res: Resource, ns: str | None, name: str | None,
+              current: dict[str, Any] | None, new: Any) -> None:
+    """Raise 403 unless `who` may do `verb` on the object (`current`: its stored state)."""
+    what = f"{res.plural}{'/' + name if name else ''}{' in ' + ns if ns else ''}"
+    if who.role == "admin":
+        return
+    if who.role == "viewer":
+        if verb in READ_VERBS:
+            return
+        raise forbidden(who, verb, what)
+    if who.role == "bootstrap":
+        raise forbidden(who, verb, what)
+    # role == node: reads everywhere, writes only to what belongs to this node.
+    if verb in READ_VERBS or _node_may_write(who.node or "", verb, res, ns, name, current, new):
+        return
+    raise forbidden(who, verb, what)
+
+
+def _node_may_write(node: str, verb: str, res: Resource, ns: str | None, name: str | None,
+                    current: dict[str, Any] | None, new: Any) -> bool:
+    """Kubernetes' NodeRestriction, for the kinds Skiff has."""
+    if res.kind == "Node":
+        return name == node or (verb == "create" and _name(new) == node)
+    if res.kind == "Lease":
+        return ns == "kube-node-lease" and (name == node or (verb == "create" and _name(new) == node))
+    if res.kind == "Event":
+        return verb == "create"
+    if res.kind == "Pod":
+        if verb == "create":  # mirror pods of the node's static pods
+            return _node_of(new) == node
+        return _node_of(current) == node and (verb == "delete" or _node_of(new) in (node, None))
+    return False
+
+
+def _name(obj: Any) -> str | None:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    return meta.get("name") if isinstance(meta, dict) else None
+
+
+def _node_of(obj: Any) -> str | None:
+    spec = obj.get("spec") if isinstance(obj, dict) else None
+    return spec.get("nodeName") if isinstance(spec, dict) else None
