@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from control_plane.apiserver import subresources
 from control_plane.apiserver.auth import Identity, TokenStore, authorize, new_token
 from control_plane.apiserver.errors import ApiError, bad_request, from_store, invalid, not_found
 from control_plane.apiserver.handlers import Handlers
@@ -212,6 +213,33 @@ def build_app(handlers: Handlers, tokens: TokenStore) -> FastAPI:
         return JSONResponse({"kind": "NodeCredential", "apiVersion": "skiff.io/v1", "nodeName": node,
                              "token": token}, status_code=201)
 
+    async def subresource(request: Request, group: str, version: str, plural: str, ns: str | None,
+                          name: str, sub: str) -> Response:
+        res = resolve(group, version, plural, ns, named=True)
+        subresources.check(res, sub)
+        who = await authenticate(request)
+        if request.method == "GET" and sub == "scale":
+            await allow(who, "get", res, ns, name)
+            return JSONResponse(await call("get", res, subresources.get_scale, handlers, res, ns, name))
+        body = await read_body(request)
+        if sub == "status" and request.method == "PUT":
+            await allow(who, "update", res, ns, name, None)
+            return JSONResponse(await call("status", res, subresources.put_status, handlers, res, ns, name,
+                                           body))
+        if sub == "scale" and request.method == "PUT":
+            await allow(who, "update", res, ns, name, None)
+            return JSONResponse(await call("scale", res, subresources.put_scale, handlers, res, ns, name,
+                                           body))
+        if sub == "binding" and request.method == "POST":
+            await allow(who, "bind", res, ns, name)
+            return JSONResponse(await call("bind", res, subresources.bind, handlers, res, ns, name, body),
+                                status_code=201)
+        if sub == "eviction" and request.method == "POST":
+            await allow(who, "delete", res, ns, name)
+            return JSONResponse(await call("evict", res, subresources.evict, handlers, res, ns, name, body),
+                                status_code=201)
+        raise ApiError(405, "MethodNotAllowed", f"{request.method} is not supported on {plural}/{sub}")
+
     verbs_c = ["GET", "POST"]
     verbs_i = ["GET", "PUT", "PATCH", "DELETE"]
 
@@ -248,6 +276,23 @@ def build_app(handlers: Handlers, tokens: TokenStore) -> FastAPI:
     async def group_ns_item(request: Request, group: str, version: str, ns: str, plural: str,
                             name: str) -> Response:
         return await item(request, group, version, plural, ns, name)
+
+    # Registered after the collection routes: /api/v1/namespaces/NS/PLURAL has the same
+    # shape as /api/v1/PLURAL/NAME/SUB and must win.
+    @app.api_route("/api/{version}/{plural}/{name}/{sub}", methods=["GET", "PUT", "POST"])
+    async def core_cluster_sub(request: Request, version: str, plural: str, name: str, sub: str) -> Response:
+        return await subresource(request, "", version, plural, None, name, sub)
+
+    @app.api_route("/api/{version}/namespaces/{ns}/{plural}/{name}/{sub}", methods=["GET", "PUT", "POST"])
+    async def core_ns_sub(request: Request, version: str, ns: str, plural: str, name: str,
+                          sub: str) -> Response:
+        return await subresource(request, "", version, plural, ns, name, sub)
+
+    @app.api_route("/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}/{sub}",
+                   methods=["GET", "PUT", "POST"])
+    async def group_ns_sub(request: Request, group: str, version: str, ns: str, plural: str, name: str,
+                           sub: str) -> Response:
+        return await subresource(request, group, version, plural, ns, name, sub)
 
     @app.get("/version")
     async def version() -> Obj:

@@ -226,3 +226,40 @@ def test_authentication_and_roles(apiserver: ApiServer, store3: LocalStore) -> N
         assert node.patch(f"{PODS}/on-a", content=json.dumps(status), headers=merge).status_code == 200
         assert node.patch(f"{PODS}/on-b", content=json.dumps(status), headers=merge).status_code == 403
         assert node.post(PODS, json=pod("sneaky", node="node-b")).status_code == 403
+
+
+def test_subresources_binding_status_scale_eviction(apiserver: ApiServer) -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                  "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                           "template": {"metadata": {"labels": {"app": "web"}},
+                                        "spec": {"containers": [{"name": "c", "command": ["true"]}]}}}}
+    deps = "/apis/apps/v1/namespaces/default/deployments"
+    with apiserver.client() as api:
+        api.post(PODS, json=pod("unbound"))
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "unbound"},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}}
+        assert api.post(f"{PODS}/unbound/binding", json=binding).status_code == 201
+        assert api.get(f"{PODS}/unbound").json()["spec"]["nodeName"] == "node-1"
+        again = api.post(f"{PODS}/unbound/binding", json={**binding, "target": {"name": "node-2"}})
+        assert again.status_code == 409  # never bound twice
+
+        current = api.get(f"{PODS}/unbound").json()
+        status = api.put(f"{PODS}/unbound/status", json={**current, "status": {"phase": "Running"},
+                                                          "spec": {"containers": []}})
+        assert status.status_code == 200
+        after = api.get(f"{PODS}/unbound").json()
+        assert after["status"]["phase"] == "Running" and after["spec"]["containers"]  # spec untouched
+        stale = api.put(f"{PODS}/unbound/status", json={**current, "status": {"phase": "Failed"}})
+        assert stale.status_code == 409
+
+        assert api.post(deps, json=deployment).status_code == 201
+        scale = api.get(f"{deps}/web/scale").json()
+        assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 2
+        assert api.put(f"{deps}/web/scale", json={"spec": {"replicas": 5}}).json()["spec"]["replicas"] == 5
+        assert api.get(f"{deps}/web").json()["spec"]["replicas"] == 5
+        assert api.put(f"{deps}/web/scale", json={"spec": {"replicas": -1}}).status_code == 422
+
+        evicted = api.post(f"{PODS}/unbound/eviction", json={"apiVersion": "policy/v1", "kind": "Eviction"})
+        assert evicted.status_code == 201
+        assert api.get(f"{PODS}/unbound").json()["metadata"]["deletionTimestamp"]
+        assert api.post(f"{PODS}/unbound/exec", json={}).status_code == 404

@@ -1,0 +1,94 @@
+"""Subresources: `status`, `binding`, `eviction`, `scale` — each a narrow write.
+
+- `PUT .../status` (pods, nodes, deployments): replaces only `.status`; spec and
+  metadata stay as stored.  A resourceVersion in the body is a precondition.
+- `POST pods/NAME/binding` (a `Binding` with `target.name`): sets `spec.nodeName` with
+  a compare-and-set; a pod that is already bound answers 409, so two schedulers can
+  never bind one pod twice.
+- `POST pods/NAME/eviction`: a graceful delete (there are no disruption budgets yet).
+- `GET|PUT deployments/NAME/scale`: the `Scale` view of `spec.replicas`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from control_plane.apiserver.errors import ApiError, bad_request, conflict, invalid
+from control_plane.apiserver.handlers import Handlers, parse_rv
+from control_plane.apiserver.resources import Resource
+from control_plane.apiserver.validation import check_name
+
+Obj = dict[str, Any]
+ALLOWED = {("pods", "status"), ("nodes", "status"), ("deployments", "status"), ("pods", "binding"),
+           ("pods", "eviction"), ("deployments", "scale")}
+
+
+def check(res: Resource, sub: str) -> None:
+    if (res.plural, sub) not in ALLOWED:
+        raise ApiError(404, "NotFound", f"the server could not find the requested resource "
+                                        f"({res.plural}/{sub})")
+
+
+def put_status(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) -> Obj:
+    if not isinstance(body, dict) or not isinstance(body.get("status", {}), dict):
+        raise invalid(res.kind, name, [("status", "Invalid value: expected an object")])
+    current = h.store.get(res, ns, name)
+    expect = parse_rv((body.get("metadata") or {}).get("resourceVersion"), "metadata.resourceVersion")
+    updated = copy.deepcopy(current)
+    updated["status"] = body.get("status", {})
+    return h.store.update(res, ns, updated, expect or int(current["metadata"]["resourceVersion"]))
+
+
+def bind(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) -> Obj:
+    target = body.get("target") if isinstance(body, dict) else None
+    node = target.get("name") if isinstance(target, dict) else None
+    causes: list[tuple[str, str]] = []
+    check_name(node, "target.name", False, causes)
+    if causes:
+        raise invalid("Binding", name, causes)
+    current = h.store.get(res, ns, name)
+    if (current.get("spec") or {}).get("nodeName"):
+        raise ApiError(409, "Conflict", f'pod {name} is already assigned to node '
+                                        f'"{current["spec"]["nodeName"]}"')
+    if current["metadata"].get("deletionTimestamp"):
+        raise conflict(res.plural, name)
+    current["spec"]["nodeName"] = node
+    # Compare-and-set on the version we read: a concurrent binder makes this 409.
+    h.store.update(res, ns, current, int(current["metadata"]["resourceVersion"]))
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def evict(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) -> Obj:
+    grace = None
+    options = body.get("deleteOptions") if isinstance(body, dict) else None
+    if isinstance(options, dict) and options.get("gracePeriodSeconds") is not None:
+        grace = options["gracePeriodSeconds"]
+        if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
+            raise bad_request("deleteOptions.gracePeriodSeconds must be a non-negative integer")
+    h.delete(res, ns, name, grace)
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def get_scale(h: Handlers, res: Resource, ns: str | None, name: str) -> Obj:
+    dep = h.store.get(res, ns, name)
+    return _scale(dep)
+
+
+def put_scale(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) -> Obj:
+    replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise invalid("Scale", name, [("spec.replicas", "Invalid value: must be an integer >= 0")])
+    dep = h.store.get(res, ns, name)
+    expect = parse_rv((body.get("metadata") or {}).get("resourceVersion"), "metadata.resourceVersion")
+    dep["spec"]["replicas"] = replicas
+    return _scale(h.store.update(res, ns, dep, expect or int(dep["metadata"]["resourceVersion"])))
+
+
+def _scale(dep: Obj) -> Obj:
+    meta = dep["metadata"]
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
+                         "resourceVersion": meta["resourceVersion"], "uid": meta.get("uid")},
+            "spec": {"replicas": dep["spec"].get("replicas", 1)},
+            "status": {"replicas": (dep.get("status") or {}).get("replicas", 0)}}
