@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+if not console.is_terminal:  # piped or logged: do not squeeze tables into 80 columns
+    console = Console(width=160)
 err_console = Console(stderr=True)
 
 
