@@ -1,0 +1,1 @@
+"""The scheduler: filter and score plugins over node views, then a CAS binding."""
