@@ -44,23 +44,23 @@ from pysyncobj.journal import (
 from pysyncobj.pickle import dumps, loads, to_bytes
 
 
-def fsync_path(path: str) -> None:
-    """fsync a file (if it exists) and its directory."""
-    if os.path.exists(path):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    fsync_dir(os.path.dirname(os.path.abspath(path)))
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync(path: str, flags: int = os.O_RDONLY) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_path(path: str) -> None:
+    """fsync a file (if it exists) and its directory."""
+    if os.path.exists(path):
+        _fsync(path)
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def fsync_dir(path: str) -> None:
+    _fsync(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 class DurableMetaStorer(MetaStorer):  # type: ignore[misc]
@@ -193,11 +193,7 @@ def _durable_replace(src: str, dst: str) -> None:
     Runs in the forked snapshot child (and for snapshots received from the leader), so
     the tick thread never waits for a large snapshot to reach the disk.
     """
-    fd = os.open(src, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync(src)
     os.replace(src, dst)
     fsync_dir(os.path.dirname(os.path.abspath(dst)))
 
