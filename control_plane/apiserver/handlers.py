@@ -21,6 +21,7 @@ from control_plane.apiserver.validation import validate
 
 Obj = dict[str, Any]
 PATCH_RETRIES = 8
+STATUS_KINDS = ("Pod", "Node", "Deployment")
 
 
 def now_rfc3339() -> str:
@@ -102,6 +103,7 @@ class Handlers:
         meta.pop("resourceVersion", None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
+        meta["generation"] = 1
         if res.namespaced:
             meta["namespace"] = ns
         obj["kind"], obj["apiVersion"] = res.kind, res.api_version
@@ -155,6 +157,13 @@ class Handlers:
         for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
             if field in current["metadata"]:
                 meta[field] = current["metadata"][field]
+        if res.kind in STATUS_KINDS:  # status changes only through the status subresource
+            new.pop("status", None)
+            if "status" in current:
+                new["status"] = copy.deepcopy(current["status"])
+        # generation counts changes of the desired state (spec), not of status or metadata
+        generation = int(current["metadata"].get("generation") or 1)
+        meta["generation"] = generation + 1 if new.get("spec") != current.get("spec") else generation
         if res.namespaced:
             meta["namespace"] = ns
         new["kind"], new["apiVersion"] = res.kind, res.api_version

@@ -15,7 +15,7 @@ import copy
 from typing import Any
 
 from control_plane.apiserver.errors import ApiError, bad_request, conflict, invalid
-from control_plane.apiserver.handlers import Handlers, parse_rv
+from control_plane.apiserver.handlers import Handlers, now_rfc3339, parse_rv
 from control_plane.apiserver.resources import Resource
 from control_plane.apiserver.validation import check_name
 
@@ -54,6 +54,10 @@ def bind(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) -> Ob
     if current["metadata"].get("deletionTimestamp"):
         raise conflict(res.plural, name)
     current["spec"]["nodeName"] = node
+    status = current.setdefault("status", {})
+    status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+    status["conditions"].append({"type": "PodScheduled", "status": "True",
+                                 "lastTransitionTime": now_rfc3339()})
     # Compare-and-set on the version we read: a concurrent binder makes this 409.
     h.store.update(res, ns, current, int(current["metadata"]["resourceVersion"]))
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}

@@ -33,10 +33,31 @@ class Decision:
         return f"0/{total} nodes are available" + (f": {parts}." if parts else ".")
 
 
-def schedule(pod: PodView, nodes: list[NodeView], weights: dict[str, float] | None = None) -> Decision:
+def feasible_nodes_to_find(total: int, percentage: float | None = None) -> int:
+    """How many feasible nodes to look for before scoring (Kubernetes'
+    percentageOfNodesToScore): all of them up to 100 nodes, then an adaptive share
+    (50% minus 1% per 125 nodes, at least 5%), never fewer than 100."""
+    if total <= 100:
+        return total
+    pct = percentage if percentage is not None else max(5.0, 50.0 - total / 125.0)
+    return max(100, int(total * pct / 100.0))
+
+
+def schedule(pod: PodView, nodes: list[NodeView], weights: dict[str, float] | None = None,
+             limit: int | None = None, start: int = 0) -> Decision:
+    """Filter, then score the feasible nodes and pick the best.
+
+    With `limit`, filtering walks the nodes round-robin from `start` and stops after
+    `limit` feasible ones (the rest are not examined); a pod that fits nowhere is
+    always checked against every node, so its message counts them all.
+    """
     weights = weights or DEFAULT_WEIGHTS
     decision = Decision(None)
-    for node in nodes:
+    n = len(nodes)
+    order = nodes if not start or not n else nodes[start % n:] + nodes[:start % n]
+    for node in order:
+        if limit is not None and len(decision.scores) >= limit:
+            break
         reason = next((why for _, check in FILTERS if (why := check(pod, node)) is not None), None)
         if reason is not None:
             decision.rejected[node.name] = reason

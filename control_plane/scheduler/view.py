@@ -78,11 +78,24 @@ class NodeView:
             used_mem_fraction=_fraction(usage.get("memoryFraction")))
 
     def add_pod(self, pod: PodView) -> None:
+        """Count `pod`'s requests on this node (idempotent per pod)."""
         key = f"{pod.namespace}/{pod.name}"
         if key not in self.pods:
             self.pods.add(key)
             self.requested_cpu_m += pod.cpu_m
             self.requested_mem += pod.mem
+
+    def remove_pod(self, pod: PodView) -> None:
+        """Stop counting `pod` (idempotent)."""
+        key = f"{pod.namespace}/{pod.name}"
+        if key in self.pods:
+            self.pods.discard(key)
+            self.requested_cpu_m -= pod.cpu_m
+            self.requested_mem -= pod.mem
+
+    def scheduling_fields(self) -> tuple[object, ...]:
+        """What filters read, apart from pods: a change here may make a pod schedulable."""
+        return (self.labels, self.taints, self.unschedulable, self.ready, self.alloc_cpu_m, self.alloc_mem)
 
 
 def _fraction(value: Any) -> float | None:

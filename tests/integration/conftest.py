@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from raftstore.localcluster import LocalCluster, LocalEtcd, LocalStore
+from tests.integration.controlplane import ControlPlane
 
 # Each cluster gets its own 127.0.N.0/24 so a slow-closing socket of one test never
 # collides with the next.  127.0.1.x is left to `make demo`.
@@ -91,6 +92,20 @@ class ApiServer:
         headers = {"Authorization": f"Bearer {token or self.admin_token}"} if token != "" else {}
         return httpx.Client(base_url=self.url, verify=ssl.create_default_context(cafile=str(self.ca)),
                             headers=headers, timeout=30)
+
+
+@pytest.fixture
+def control_plane(request: pytest.FixtureRequest, store3: LocalStore,
+                  tmp_path: Path) -> Iterator[ControlPlane]:
+    """API servers on all three members' addresses (config file at `.config_file`);
+    tests start components with `.start(name, args)`."""
+    cp = ControlPlane(store3, tmp_path / "cp")
+    try:
+        cp.start_apiservers(getattr(request, "param", None) or 3)
+        yield cp
+    finally:
+        failed = getattr(request.node, "rep_call", None)
+        cp.close(dump=failed is not None and failed.failed)
 
 
 @pytest.fixture

@@ -1,0 +1,181 @@
+"""`ApiClient`: HTTPS to the API servers of all masters, with failover and deadlines.
+
+Contract:
+- Every call has a deadline (`timeout`, default 10 s); it never waits longer.
+- Failover: a server that refuses or drops the connection is skipped and the next URL
+  is tried, for every verb, because a refused connection means the request was never
+  sent.  A read that times out is retried elsewhere only for GET; for a write the
+  outcome is unknown and `OutcomeUnknown` is raised (the caller decides, e.g. a create
+  retried may meet 409 AlreadyExists).  GETs also move on after a 503 (store away).
+- Errors: `StatusError` (the server's Kubernetes Status), `Unreachable` (no server),
+  `OutcomeUnknown`.  No httpx exception escapes.
+- Thread-safe: one instance is shared by a component's threads.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from control_plane.apiclient.errors import OutcomeUnknown, StatusError, Unreachable
+
+Obj = dict[str, Any]
+RETRY_PAUSE = 0.2
+WATCH_READ_TIMEOUT = 30.0  # a watch with bookmarks hears from the server every few seconds
+_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_LOST_ANSWER = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError,
+                httpx.WriteTimeout)
+
+
+class ApiClient:
+    def __init__(self, servers: list[str], token: str, ca_file: Path | None = None,
+                 timeout: float = 10.0, user_agent: str = "skiff") -> None:
+        if not servers:
+            raise ValueError("at least one API server URL is needed")
+        self.servers = [s.rstrip("/") for s in servers]
+        self.timeout = timeout
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        self._http = httpx.Client(verify=verify, headers={"Authorization": f"Bearer {token}",
+                                                          "User-Agent": user_agent},
+                                  limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+        self._current = 0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def server(self) -> str:
+        """The URL the next call goes to first."""
+        with self._lock:
+            return self.servers[self._current]
+
+    # ---- verbs ------------------------------------------------------------------------
+    def get(self, path: str, params: dict[str, str] | None = None, timeout: float | None = None) -> Obj:
+        return self.request("GET", path, params=params, timeout=timeout)
+
+    def list(self, path: str, label: str | None = None, field: str | None = None) -> Obj:
+        params = {k: v for k, v in (("labelSelector", label), ("fieldSelector", field)) if v}
+        return self.request("GET", path, params=params)
+
+    def create(self, path: str, obj: Obj) -> Obj:
+        return self.request("POST", path, body=obj)
+
+    def replace(self, path: str, obj: Obj) -> Obj:
+        return self.request("PUT", path, body=obj)
+
+    def patch(self, path: str, body: Any, json_patch: bool = False) -> Obj:
+        ctype = "application/json-patch+json" if json_patch else "application/merge-patch+json"
+        return self.request("PATCH", path, body=body, content_type=ctype)
+
+    def delete(self, path: str, grace: int | None = None) -> Obj:
+        params = {"gracePeriodSeconds": str(grace)} if grace is not None else None
+        return self.request("DELETE", path, params=params)
+
+    # ---- plumbing -----------------------------------------------------------------------
+    def request(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None,
+                content_type: str = "application/json", timeout: float | None = None) -> Obj:
+        """Send one request, failing over between servers until the deadline."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        content = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": content_type} if content is not None else {}
+        last = "no attempt was made"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Unreachable(f"no API server answered {method} {path} in time ({last})")
+            index, base = self._pick()
+            try:
+                resp = self._http.request(method, base + path, content=content, params=params,
+                                          headers=headers, timeout=remaining)
+            except _CONNECT_ERRORS as err:
+                last = f"{base}: {_describe(err)}"
+                self._advance(index)
+                time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+                continue
+            except _LOST_ANSWER as err:
+                if method != "GET":
+                    raise OutcomeUnknown(f"{method} {path} to {base}: the answer was lost "
+                                         f"({_describe(err)}); it may or may not have happened") from None
+                last = f"{base}: {_describe(err)}"
+                self._advance(index)
+                continue
+            except httpx.HTTPError as err:
+                raise Unreachable(f"{base}: {_describe(err)}") from None
+            if resp.status_code == 503 and method == "GET":
+                last = f"{base}: 503 {resp.text[:200]}"
+                self._advance(index)
+                time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+                continue
+            return _decode(resp)
+
+    def watch(self, path: str, resource_version: str | None, timeout_seconds: int = 300,
+              label: str | None = None, field: str | None = None) -> Iterator[Obj]:
+        """Events (`{"type", "object"}`) after `resource_version`, BOOKMARKs included.
+
+        Ends when the server closes the stream (timeoutSeconds); raises `StatusError`
+        (410 when the version is compacted) or `Unreachable`.  One server, no failover:
+        the caller resumes from the last resourceVersion it saw.
+        """
+        params = {"watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": str(timeout_seconds)}
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        params.update({k: v for k, v in (("labelSelector", label), ("fieldSelector", field)) if v})
+        index, base = self._pick()
+        timeout = httpx.Timeout(self.timeout, read=WATCH_READ_TIMEOUT)
+        try:
+            with self._http.stream("GET", base + path, params=params, timeout=timeout) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    _decode(resp)
+                for line in resp.iter_lines():
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise StatusError(int(status.get("code", 500)), status.get("reason", ""),
+                                          status.get("message", "watch error"), status)
+                    yield event
+        except (httpx.HTTPError, json.JSONDecodeError) as err:
+            self._advance(index)
+            raise Unreachable(f"watch {path} on {base}: {_describe(err)}") from None
+
+    def _pick(self) -> tuple[int, str]:
+        with self._lock:
+            return self._current, self.servers[self._current]
+
+    def _advance(self, failed: int) -> None:
+        with self._lock:
+            if self._current == failed:
+                self._current = (failed + 1) % len(self.servers)
+
+
+def _describe(err: Exception) -> str:
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def _decode(resp: httpx.Response) -> Obj:
+    try:
+        body = resp.json() if resp.content else {}
+    except ValueError:
+        body = {"message": resp.text[:300]}
+    if resp.status_code >= 400:
+        if not isinstance(body, dict):
+            body = {}
+        raise StatusError(resp.status_code, str(body.get("reason", "")),
+                          str(body.get("message") or f"HTTP {resp.status_code}"), body)
+    return body if isinstance(body, dict) else {"value": body}

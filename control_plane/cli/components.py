@@ -1,0 +1,24 @@
+"""Options shared by the leader-elected components' commands."""
+
+from __future__ import annotations
+
+import typer
+
+from control_plane.leaderelection import ElectionConfig
+
+LEADER_ELECT = typer.Option(True, "--leader-elect/--no-leader-elect",
+                            help="Elect one active instance with a Lease in kube-system.")
+LEASE = typer.Option(15.0, "--leader-elect-lease-duration", help="Seconds a leader's lease lasts.")
+RENEW = typer.Option(10.0, "--leader-elect-renew-deadline",
+                     help="Seconds a leader keeps trying to renew before it steps down.")
+RETRY = typer.Option(2.0, "--leader-elect-retry-period", help="Seconds between election rounds.")
+IDENTITY = typer.Option("", "--identity", help="This instance's name in the Lease (default: host_pid_uuid).")
+
+
+def election(enabled: bool, lease: float, renew: float, retry: float) -> ElectionConfig | None:
+    if not enabled:
+        return None
+    try:
+        return ElectionConfig(lease, renew, retry)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None

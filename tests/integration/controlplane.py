@@ -1,0 +1,80 @@
+"""A control plane of real processes on loopback for tests: API servers on the store's
+member addresses, and components (scheduler, controller manager) started with the
+`skiff` CLI.  Every process has a pidfile and is stopped by PID in `close()`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from control_plane.apiclient.client import ApiClient
+from control_plane.apiclient.config import ClientConfig, load, write
+from control_plane.apiserver.auth import new_token
+from control_plane.pki import create_ca, issue_server_cert
+from raftstore import procs
+from raftstore.localcluster import LocalStore
+
+SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
+
+
+class ControlPlane:
+    def __init__(self, store: LocalStore, root: Path) -> None:
+        self.store, self.root = store, root
+        self.pki = root / "pki"
+        self.ca, _ = create_ca(self.pki)
+        self.admin_token = new_token()
+        (root / "admin.token").write_text(self.admin_token + "\n")
+        self.urls: list[str] = []
+        self.config_file = root / "config"
+        self.pidfiles: dict[str, Path] = {}
+
+    def start_apiservers(self, count: int) -> None:
+        for m in self.store.members[:count]:
+            name = f"apiserver-{m.name}"
+            cert, key = issue_server_cert(self.pki, self.pki, name, [m.host, "localhost"])
+            self.start(name, ["apiserver", "--store-endpoints", ",".join(self.store.endpoints),
+                              "--listen", f"{m.host}:6443", "--tls-cert-file", str(cert),
+                              "--tls-private-key-file", str(key),
+                              "--admin-token-file", str(self.root / "admin.token")], with_config=False)
+            self.urls.append(f"https://{m.host}:6443")
+        write(self.config_file, self.urls, self.ca, self.admin_token)
+        with self.config().client(timeout=5) as api:
+            for url in self.urls:
+                procs.wait_for(lambda u=url: _ready(api, u), 60, what=f"the API server at {url} to be ready")
+
+    def config(self) -> ClientConfig:
+        return load(self.config_file)
+
+    def api(self, timeout: float = 10.0) -> ApiClient:
+        return self.config().client(timeout=timeout)
+
+    def start(self, name: str, args: list[str], with_config: bool = True) -> Path:
+        pidfile = self.root / f"{name}.pid"
+        argv = SKIFF + (["--config", str(self.config_file)] if with_config else []) + args
+        procs.start(argv, pidfile, self.root / f"{name}.log")
+        self.pidfiles[name] = pidfile
+        return pidfile
+
+    def kill(self, name: str) -> None:
+        procs.kill(self.pidfiles[name])
+
+    def stop(self, name: str) -> None:
+        procs.stop(self.pidfiles[name])
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        log = self.root / f"{name}.log"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+    def close(self, dump: bool = False) -> None:
+        for name, pidfile in self.pidfiles.items():
+            procs.stop(pidfile)
+            if dump:
+                print(f"---- {name} log tail ----\n{self.log_tail(name)}")
+
+
+def _ready(api: ApiClient, url: str) -> bool:
+    import httpx
+    try:
+        return api._http.get(url + "/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
