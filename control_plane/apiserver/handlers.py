@@ -138,6 +138,8 @@ class Handlers:
         if res is NAMESPACES:
             self._empty_namespace(name)
         current = self.store.get(res, ns, name)
+        if res.kind == "Pod" and grace != 0 and current["metadata"].get("deletionTimestamp"):
+            return self._with_kind(res, current)  # already terminating: the agent confirms
         if (res.kind == "Pod" and grace != 0 and (current.get("spec") or {}).get("nodeName")
                 and not current["metadata"].get("deletionTimestamp")):
             # A running pod is only marked; its node's agent stops it and then deletes it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.cli import apiserver_cmd, scheduler_cmd, store_cmd
+from control_plane.cli import apiserver_cmd, controller_manager_cmd, scheduler_cmd, store_cmd
 
 app = typer.Typer(help="Skiff: a small Kubernetes-style cluster manager.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -25,6 +25,7 @@ def root(ctx: typer.Context,
 app.add_typer(store_cmd.app, name="store")
 app.command("apiserver")(apiserver_cmd.apiserver)
 app.command("scheduler")(scheduler_cmd.scheduler)
+app.command("controller-manager")(controller_manager_cmd.controller_manager)
 
 if __name__ == "__main__":
     app()

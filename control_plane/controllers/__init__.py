@@ -1,0 +1,1 @@
+"""The controller manager's controllers: node lifecycle, deployments, garbage collection."""

@@ -1,0 +1,104 @@
+"""The Deployment controller: keeps `replicas` pods of the current template, rolls
+updates out within maxSurge/maxUnavailable, writes status, and says what it did in
+Events.
+
+Level-triggered: `reconcile(key)` reads the Deployment and its pods afresh from the
+API (not from a cache, so it never acts twice on a stale picture), computes
+`rollout.plan`, and executes one step.  Informer events only decide *when* to
+reconcile.  Idempotent: reconciling twice in a row does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from control_plane.apiclient import paths
+from control_plane.apiclient.client import ApiClient
+from control_plane.apiclient.errors import StatusError
+from control_plane.controllers.podutil import controller_of
+from control_plane.controllers.rollout import HASH_LABEL, plan, template_hash
+from control_plane.events import EventRecorder
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+PODS, DEPLOYMENTS = paths.resource("pods"), paths.resource("deployments")
+
+
+class DeploymentController:
+    def __init__(self, client: ApiClient, events: EventRecorder | None = None) -> None:
+        self.client, self.events = client, events
+
+    def keys_for_pod(self, pod: Obj) -> list[str]:
+        """The Deployment key a pod event should wake up (its controller), if any."""
+        ref = controller_of(pod)
+        if ref and ref.get("kind") == "Deployment":
+            return [f"{pod['metadata'].get('namespace', 'default')}/{ref.get('name')}"]
+        return []
+
+    def reconcile(self, key: str) -> None:
+        """One step towards the desired state of Deployment `key` (`ns/name`).
+        Raises ApiClientError on API failures (the caller retries with back-off)."""
+        ns, name = key.split("/", 1)
+        try:
+            deploy = self.client.get(paths.path(DEPLOYMENTS, ns, name))
+        except StatusError as err:
+            if err.code == 404:
+                return  # deleted: the garbage collector removes its pods
+            raise
+        if deploy["metadata"].get("deletionTimestamp"):
+            return
+        uid = deploy["metadata"]["uid"]
+        pods = [p for p in self.client.list(paths.path(PODS, ns))["items"]
+                if (controller_of(p) or {}).get("uid") == uid]
+        step = plan(deploy, pods)
+        for pod_name in step.delete:
+            self._delete(deploy, pod_name)
+        for _ in range(step.create):
+            self._create(deploy)
+        if _status_changed(deploy.get("status") or {}, step.status):
+            body = {"metadata": {"resourceVersion": deploy["metadata"]["resourceVersion"]},
+                    "status": step.status}
+            try:
+                self.client.replace(paths.path(DEPLOYMENTS, ns, name, "status"), body)
+            except StatusError as err:
+                if err.code not in (404, 409):  # 409: changed meanwhile; its event re-queues us
+                    raise
+
+    def _create(self, deploy: Obj) -> None:
+        meta, spec = deploy["metadata"], deploy["spec"]
+        template = spec.get("template") or {}
+        digest = template_hash(template)
+        tmeta = template.get("metadata") or {}
+        pod = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {
+                "generateName": f"{meta['name']}-{digest}-",
+                "labels": {**(tmeta.get("labels") or {}), HASH_LABEL: digest},
+                "annotations": dict(tmeta.get("annotations") or {}),
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"],
+                                     "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}],
+            },
+            "spec": template.get("spec") or {},
+        }
+        created = self.client.create(paths.path(PODS, meta["namespace"]), pod)
+        if self.events:
+            self.events.record(deploy, "Normal", "SuccessfulCreate",
+                               f"Created pod: {created['metadata']['name']}")
+
+    def _delete(self, deploy: Obj, pod_name: str) -> None:
+        try:
+            self.client.delete(paths.path(PODS, deploy["metadata"]["namespace"], pod_name))
+        except StatusError as err:
+            if err.code != 404:
+                raise
+            return
+        if self.events:
+            self.events.record(deploy, "Normal", "SuccessfulDelete", f"Deleted pod: {pod_name}")
+
+
+def _status_changed(old: Obj, new: Obj) -> bool:
+    def strip(s: Obj) -> Obj:
+        conditions = [(c.get("type"), c.get("status"), c.get("reason")) for c in s.get("conditions") or []]
+        return {k: v for k, v in s.items() if k != "conditions"} | {"conditions": conditions}
+    return strip(old) != strip(new)

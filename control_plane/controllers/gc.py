@@ -1,0 +1,89 @@
+"""Garbage collection of pods whose owner or node is gone.
+
+- A pod whose controller (ownerReference) no longer exists, or exists with another
+  uid (deleted and re-created), is deleted: Kubernetes' background cascading
+  deletion.  The owner is read afresh from the API before anything is deleted, so a
+  brand-new Deployment that the cache has not seen yet never loses its pods.
+- A pod bound to a Node that no longer exists is force-deleted (grace 0): no agent
+  is left to confirm a graceful deletion.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from control_plane.apiclient import paths
+from control_plane.apiclient.client import ApiClient
+from control_plane.apiclient.errors import ApiClientError, StatusError
+from control_plane.controllers.podutil import controller_of, is_terminating, name_of, namespace_of
+from control_plane.events import EventRecorder
+from control_plane.informer import Informer
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+PODS, NODES = paths.resource("pods"), paths.resource("nodes")
+
+
+class GarbageCollector:
+    def __init__(self, client: ApiClient, pods: Informer, nodes: Informer,
+                 events: EventRecorder | None = None) -> None:
+        self.client, self.pods, self.nodes, self.events = client, pods, nodes, events
+        self.collected = 0
+
+    def sweep(self) -> int:
+        """One pass; returns how many pods it deleted."""
+        deleted = 0
+        owners: dict[tuple[str, str, str], str | None] = {}  # (ns, kind, name) -> uid or None
+        known_nodes = {name_of(n) for n in self.nodes.items()}
+        for pod in self.pods.items():
+            try:
+                if self._orphaned(pod, owners) or self._nodeless(pod, known_nodes):
+                    deleted += 1
+            except ApiClientError as err:
+                log.info("gc of %s/%s: %s", namespace_of(pod), name_of(pod), err.message)
+        self.collected += deleted
+        return deleted
+
+    def _orphaned(self, pod: Obj, owners: dict[tuple[str, str, str], str | None]) -> bool:
+        ref = controller_of(pod)
+        if not ref or ref.get("kind") != "Deployment" or is_terminating(pod):
+            return False
+        ns = namespace_of(pod)
+        key = (ns, "Deployment", str(ref.get("name")))
+        if key not in owners:
+            try:
+                owner = self.client.get(paths.path(paths.resource("deployments"), ns, key[2]))
+                owners[key] = owner["metadata"].get("uid")
+            except StatusError as err:
+                if err.code != 404:
+                    raise
+                owners[key] = None
+        if owners[key] == ref.get("uid"):
+            return False
+        return self._delete(pod, None, f"its owner Deployment {key[2]} is gone")
+
+    def _nodeless(self, pod: Obj, known_nodes: set[str]) -> bool:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node or node in known_nodes:
+            return False
+        try:  # the cache may lag behind a node that just registered
+            self.client.get(paths.path(NODES, None, node))
+            return False
+        except StatusError as err:
+            if err.code != 404:
+                raise
+        return self._delete(pod, 0, f"its node {node} no longer exists")
+
+    def _delete(self, pod: Obj, grace: int | None, why: str) -> bool:
+        ns, name = namespace_of(pod), name_of(pod)
+        try:
+            self.client.delete(paths.path(PODS, ns, name), grace)
+        except StatusError as err:
+            if err.code == 404:
+                return False
+            raise
+        log.info("deleted pod %s/%s: %s", ns, name, why)
+        if self.events:
+            self.events.record(pod, "Normal", "GarbageCollected", f"Deleted pod {ns}/{name}: {why}")
+        return True
