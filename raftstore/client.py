@@ -16,7 +16,9 @@ current endpoint index is advisory.
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -130,11 +132,32 @@ class StoreClient:
         self.timeout = timeout
         self.attempt_timeout = attempt_timeout or min(timeout, 3.0)
         self._current = 0
-        self._http = httpx.Client(timeout=self.attempt_timeout,
-                                  limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        # One HTTP client per thread: a shared httpx pool serialises many threads on its
+        # lock (measured: a quarter of the API server's time went waiting there).
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
+        # Request ids: a random prefix per client and a counter (unique, and cheaper than
+        # a uuid4 per write).
+        self._rid_prefix = uuid.uuid4().hex[:16]
+        self._rid_counter = itertools.count()
+
+    @property
+    def _http(self) -> httpx.Client:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = httpx.Client(timeout=self.attempt_timeout,
+                                  limits=httpx.Limits(max_connections=16, max_keepalive_connections=8))
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
 
     def close(self) -> None:
-        self._http.close()
+        with self._clients_lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
 
     def __enter__(self) -> StoreClient:
         return self
@@ -147,7 +170,7 @@ class StoreClient:
              timeout: float | None = None) -> Json:
         """POST `body` to `path`, failing over between endpoints until the deadline."""
         deadline = time.monotonic() + (timeout or self.timeout)
-        headers = {"X-Skiff-Request-Id": uuid.uuid4().hex} if write else {}
+        headers = {"X-Skiff-Request-Id": f"{self._rid_prefix}{next(self._rid_counter):x}"} if write else {}
         last: e.StoreError = e.Unavailable("no endpoint answered")
         unknown = False
         while True:

@@ -9,6 +9,8 @@ Contract:
   retried may meet 409 AlreadyExists).  GETs also move on after a 503 (store away).
 - Errors: `StatusError` (the server's Kubernetes Status), `Unreachable` (no server),
   `OutcomeUnknown`.  No httpx exception escapes.
+- With `balance`, successive calls rotate over the servers (components spread their
+  load over all masters); without, calls stick to one server until it fails.
 - Thread-safe: one instance is shared by a component's threads.
 """
 
@@ -28,6 +30,7 @@ from control_plane.apiclient.errors import OutcomeUnknown, StatusError, Unreacha
 
 Obj = dict[str, Any]
 RETRY_PAUSE = 0.2
+FAILED_FOR = 5.0  # seconds a server that failed is skipped
 WATCH_READ_TIMEOUT = 30.0  # a watch with bookmarks hears from the server every few seconds
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _LOST_ANSWER = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError,
@@ -36,7 +39,7 @@ _LOST_ANSWER = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, h
 
 class ApiClient:
     def __init__(self, servers: list[str], token: str, ca_file: Path | None = None,
-                 timeout: float = 10.0, user_agent: str = "skiff") -> None:
+                 timeout: float = 10.0, user_agent: str = "skiff", balance: bool = False) -> None:
         if not servers:
             raise ValueError("at least one API server URL is needed")
         self.servers = [s.rstrip("/") for s in servers]
@@ -46,6 +49,8 @@ class ApiClient:
                                                           "User-Agent": user_agent},
                                   limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
         self._current = 0
+        self._down_until: dict[int, float] = {}
+        self.balance = balance
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -154,12 +159,52 @@ class ApiClient:
             self._advance(index)
             raise Unreachable(f"watch {path} on {base}: {_describe(err)}") from None
 
+    def stream_text(self, path: str, params: dict[str, str] | None = None) -> Iterator[str]:
+        """The body of a GET as text chunks, as they arrive (logs, `follow=true`).
+
+        Fails over like `request` while connecting (nothing was received yet); once the
+        body streams, a lost connection raises `Unreachable` and the caller decides.
+        Raises `StatusError` for an error answer.  No read deadline while streaming.
+        """
+        deadline = time.monotonic() + self.timeout
+        last = "no attempt was made"
+        while time.monotonic() < deadline:
+            index, base = self._pick()
+            timeout = httpx.Timeout(self.timeout, read=None)
+            try:
+                with self._http.stream("GET", base + path, params=params, timeout=timeout) as resp:
+                    if resp.status_code >= 400:
+                        resp.read()
+                        _decode(resp)
+                    yield from resp.iter_text()
+                    return
+            except _CONNECT_ERRORS as err:
+                last = f"{base}: {_describe(err)}"
+                self._advance(index)
+                time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+            except httpx.HTTPError as err:
+                raise Unreachable(f"GET {path} on {base}: {_describe(err)}") from None
+        raise Unreachable(f"no API server answered GET {path} in time ({last})")
+
     def _pick(self) -> tuple[int, str]:
+        """The next server in rotation that has not failed in the last FAILED_FOR seconds
+        (spreading load over the masters), or the next one if all have."""
+        now = time.monotonic()
         with self._lock:
-            return self._current, self.servers[self._current]
+            n = len(self.servers)
+            for step in range(n):
+                index = (self._current + step) % n
+                if self._down_until.get(index, 0.0) <= now:
+                    break
+            else:
+                index = self._current % n
+            self._current = (index + 1) % n if self.balance else index
+            return index, self.servers[index]
 
     def _advance(self, failed: int) -> None:
+        """Note that server `failed` did not answer: skip it for a while."""
         with self._lock:
+            self._down_until[failed] = time.monotonic() + FAILED_FOR
             if self._current == failed:
                 self._current = (failed + 1) % len(self.servers)
 

@@ -40,8 +40,9 @@ class ClientConfig:
     namespace: str = "default"
     source: Path | None = None
 
-    def client(self, timeout: float = 10.0, user_agent: str = "skiff") -> ApiClient:
-        return ApiClient(self.servers, self.token, self.ca_file, timeout=timeout, user_agent=user_agent)
+    def client(self, timeout: float = 10.0, user_agent: str = "skiff", balance: bool = False) -> ApiClient:
+        return ApiClient(self.servers, self.token, self.ca_file, timeout=timeout, user_agent=user_agent,
+                         balance=balance)
 
 
 def config_path(explicit: str | Path | None = None) -> Path:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from control_plane.apiserver import patch as patching
-from control_plane.apiserver.errors import ApiError, bad_request, not_found
+from control_plane.apiserver.errors import ApiError, bad_request
 from control_plane.apiserver.resources import INITIAL_NAMESPACES, NAMESPACES, RESOURCES, Resource
 from control_plane.apiserver.selectors import Matcher, field_selector, label_selector
 from control_plane.apiserver.storage import ObjectStore, WatchEvent
@@ -96,8 +96,8 @@ class Handlers:
             if not meta.get("name") and isinstance(meta.get("generateName"), str):
                 meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
         validate(res, obj, ns)
-        if res.namespaced:
-            self._require_namespace(ns)
+        if res.namespaced and not ns:
+            raise bad_request("a namespace is required")
         obj = copy.deepcopy(obj)
         meta = obj["metadata"]
         meta.pop("resourceVersion", None)
@@ -109,7 +109,7 @@ class Handlers:
         obj["kind"], obj["apiVersion"] = res.kind, res.api_version
         if res.kind == "Pod":
             obj.setdefault("status", {}).setdefault("phase", "Pending")
-        return self.store.create(res, ns, obj)
+        return self.store.create(res, ns, obj, NAMESPACES.key(None, ns) if res.namespaced and ns else None)
 
     def replace(self, res: Resource, ns: str | None, name: str, obj: Any) -> Obj:
         validate(res, obj, ns)
@@ -122,8 +122,9 @@ class Handlers:
 
     def patch(self, res: Resource, ns: str | None, name: str, body: Any, content_type: str) -> Obj:
         """Apply a merge or JSON patch to the latest version, retrying on conflicts."""
-        for _ in range(PATCH_RETRIES):
-            current = self.store.get(res, ns, name)
+        for attempt in range(PATCH_RETRIES):
+            # The first read is local (maybe stale); the compare-and-set catches that.
+            current = self.store.get(res, ns, name, serializable=attempt == 0)
             patched = patching.apply(current, body, content_type)
             validate(res, patched, ns)
             try:
@@ -170,16 +171,6 @@ class Handlers:
             meta["namespace"] = ns
         new["kind"], new["apiVersion"] = res.kind, res.api_version
         return new
-
-    def _require_namespace(self, ns: str | None) -> None:
-        if not ns:
-            raise bad_request("a namespace is required")
-        try:
-            self.store.get(NAMESPACES, None, ns)
-        except ApiError as err:
-            if err.code == 404:
-                raise not_found("namespaces", ns) from None
-            raise
 
     def _empty_namespace(self, ns: str) -> None:
         for res in RESOURCES:

@@ -47,9 +47,11 @@ class ObjectStore:
     def __init__(self, client: StoreClient) -> None:
         self.client = client
 
-    def get(self, res: Resource, ns: str | None, name: str) -> Obj:
+    def get(self, res: Resource, ns: str | None, name: str, serializable: bool = False) -> Obj:
+        """The object; `serializable` reads the local member (maybe stale: only for a
+        read that a compare-and-set will check anyway)."""
         try:
-            found = self.client.get(res.key(ns, name))
+            found = self.client.get(res.key(ns, name), serializable=serializable)
         except store_errors.StoreError as err:
             raise from_store(err) from None
         if not found.kvs:
@@ -65,10 +67,17 @@ class ObjectStore:
             raise from_store(err) from None
         return [decode(kv) for kv in found.kvs], found.revision
 
-    def create(self, res: Resource, ns: str | None, obj: Obj) -> Obj:
+    def create(self, res: Resource, ns: str | None, obj: Obj, parent: bytes | None = None) -> Obj:
+        """Store a new object; with `parent` (its namespace's key), only if that exists,
+        checked in the same transaction (one round trip, and no race with its deletion)."""
         key = res.key(ns, obj["metadata"]["name"])
-        txn = self._txn([compare(key, "version", "=", 0)], [op_put(key, encode(obj))], [])
+        compares = [compare(key, "version", "=", 0)]
+        if parent is not None:
+            compares.append(compare(parent, "version", ">", 0))
+        txn = self._txn(compares, [op_put(key, encode(obj))], [op_get(parent)] if parent else [])
         if not txn.succeeded:
+            if parent is not None and not txn.responses[0]["response_range"].get("kvs"):
+                raise not_found("namespaces", parent.rsplit(b"/", 1)[-1].decode())
             raise already_exists(res.plural, obj["metadata"]["name"])
         obj["metadata"]["resourceVersion"] = str(txn.revision)
         return obj

@@ -47,19 +47,28 @@ def bind(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) -> Ob
     check_name(node, "target.name", False, causes)
     if causes:
         raise invalid("Binding", name, causes)
-    current = h.store.get(res, ns, name)
-    if (current.get("spec") or {}).get("nodeName"):
-        raise ApiError(409, "Conflict", f'pod {name} is already assigned to node '
-                                        f'"{current["spec"]["nodeName"]}"')
-    if current["metadata"].get("deletionTimestamp"):
-        raise conflict(res.plural, name)
-    current["spec"]["nodeName"] = node
-    status = current.setdefault("status", {})
-    status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-    status["conditions"].append({"type": "PodScheduled", "status": "True",
-                                 "lastTransitionTime": now_rfc3339()})
-    # Compare-and-set on the version we read: a concurrent binder makes this 409.
-    h.store.update(res, ns, current, int(current["metadata"]["resourceVersion"]))
+    # First from the local member (cheap, maybe stale), then, if the compare-and-set
+    # says it was stale, from the leader: a stale read can cost a retry, never a
+    # double binding.
+    for serializable in (True, False):
+        current = h.store.get(res, ns, name, serializable=serializable)
+        if (current.get("spec") or {}).get("nodeName"):
+            raise ApiError(409, "Conflict", f'pod {name} is already assigned to node '
+                                            f'"{current["spec"]["nodeName"]}"')
+        if current["metadata"].get("deletionTimestamp"):
+            raise conflict(res.plural, name)
+        current["spec"]["nodeName"] = node
+        status = current.setdefault("status", {})
+        status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        status["conditions"].append({"type": "PodScheduled", "status": "True",
+                                     "lastTransitionTime": now_rfc3339()})
+        try:  # compare-and-set on the version we read: a concurrent binder makes this 409
+            h.store.update(res, ns, current, int(current["metadata"]["resourceVersion"]))
+        except ApiError as err:
+            if err.reason != "Conflict" or not serializable:
+                raise
+            continue
+        break
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 

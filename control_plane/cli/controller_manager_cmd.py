@@ -47,7 +47,7 @@ def controller_manager(
         raise typer.BadParameter("periods, grace, toleration and rate must be > 0; the threshold in (0, 1]")
     component.setup_logging()
     election = opts.election(leader_elect, lease, renew, retry)
-    client = api_config(ctx).client(user_agent="skiff-controller-manager")
+    client = api_config(ctx).client(user_agent="skiff-controller-manager", balance=True)
     name = identity or component.default_identity()
     config = ManagerConfig(NodeLifecycleConfig(grace, toleration, eviction_rate, 2, unhealthy_threshold),
                            monitor_period, gc_period)

@@ -37,7 +37,7 @@ def scheduler(
 
     component.setup_logging()
     election = opts.election(leader_elect, lease, renew, retry)
-    client = api_config(ctx).client(user_agent="skiff-scheduler")
+    client = api_config(ctx).client(user_agent="skiff-scheduler", balance=True)
     name = identity or component.default_identity()
     sched = Scheduler(client, BIN_PACKING_WEIGHTS if bin_packing else DEFAULT_WEIGHTS,
                       EventRecorder(client, "default-scheduler", name),
