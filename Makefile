@@ -1,4 +1,4 @@
-.PHONY: demo test down bench
+.PHONY: demo test down bench bench-scheduler
 
 demo:  ## a local 3-member store with keys written and its status printed
 	bash scripts/demo.sh
@@ -11,3 +11,6 @@ down:  ## stop what `make demo` started
 
 bench:  ## store benchmark against Debian's etcd (writes bench/results/store.json)
 	bash scripts/venv.sh && bash scripts/system-deps.sh && .venv/bin/python bench/store.py
+
+bench-scheduler:  ## 1,000 hollow nodes, 5,000 pods through 3 API servers (writes bench/results/scheduler.json)
+	bash scripts/venv.sh && .venv/bin/python bench/scheduler.py

@@ -176,12 +176,13 @@ def print_table(console: Console, report: Obj) -> None:
     table.add_row("end to end pods/s (create → bound)", f"{e2e['pods_per_s']:.0f}", "≥ 300",
                   "~100 at 5,000 nodes")
     table.add_row("in-process decisions/s (adaptive %)", f"{ip['adaptive']['decisions_per_s']:.0f}", "",
-                  "680–810 floor")
+                  "680-810 floor")
     table.add_row("in-process decisions/s (all nodes)", f"{ip['all_nodes']['decisions_per_s']:.0f}", "", "")
     table.add_row("mutating calls p50 / p99 ms", f"{e2e['create_p50_ms']:.0f} / {e2e['create_p99_ms']:.0f}",
                   "p99 < 100", "SLO p99 ≤ 1000")
     console.print(table)
-    console.print("CPU seconds by process: " + ", ".join(f"{k} {v}" for k, v in report["cpu_seconds"].items()))
+    cpu = report["cpu_seconds"]
+    console.print("CPU seconds by process: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
 
 
 if __name__ == "__main__":

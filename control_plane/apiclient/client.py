@@ -159,6 +159,17 @@ class ApiClient:
             self._advance(index)
             raise Unreachable(f"watch {path} on {base}: {_describe(err)}") from None
 
+    def probe(self, server: str, path: str = "/readyz", timeout: float | None = None) -> str | None:
+        """One GET of `path` on one server (no failover, no retry): None if it answered
+        2xx, else one line saying why not.  For health checks of each server."""
+        try:
+            resp = self._http.get(server.rstrip("/") + path, timeout=timeout or self.timeout)
+        except httpx.HTTPError as err:
+            return _describe(err)
+        if resp.status_code >= 300:
+            return f"{resp.status_code} {resp.text.strip()[:200]}"
+        return None
+
     def stream_text(self, path: str, params: dict[str, str] | None = None) -> Iterator[str]:
         """The body of a GET as text chunks, as they arrive (logs, `follow=true`).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,8 +21,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from control_plane.apiserver import subresources
+from control_plane.apiserver import logproxy, subresources
 from control_plane.apiserver.auth import Identity, TokenStore, authorize, new_token
+from control_plane.apiserver.clusterstatus import LEASE_NAMESPACE, LEASES, cluster_status
 from control_plane.apiserver.errors import ApiError, bad_request, from_store, invalid, not_found
 from control_plane.apiserver.handlers import Handlers
 from control_plane.apiserver.resources import BY_PATH, Resource
@@ -63,7 +65,8 @@ async def read_body(request: Request) -> Any:
         raise bad_request(f"the request body is not valid JSON: {err}") from None
 
 
-def build_app(handlers: Handlers, tokens: TokenStore) -> FastAPI:
+def build_app(handlers: Handlers, tokens: TokenStore, agent_verify: ssl.SSLContext | bool = True) -> FastAPI:
+    """The app; `agent_verify` checks the agents' serving certificates (pods/log)."""
     app = FastAPI(title="Skiff API server", docs_url=None, redoc_url=None, openapi_url="/openapi/v2")
     registry = CollectorRegistry()
     requests = Counter("apiserver_request", "API requests", ["verb", "resource", "code"], registry=registry)
@@ -193,6 +196,27 @@ def build_app(handlers: Handlers, tokens: TokenStore) -> FastAPI:
             grace = int(grace_text)
         return JSONResponse(await call("delete", res, handlers.delete, res, ns, name, grace))
 
+    @app.post("/apis/skiff.io/v1/bootstraptokens")
+    async def bootstrap_token(request: Request) -> Response:
+        """A new bootstrap token (admin only), valid for `ttlSeconds` (default 1 h, at most
+        7 days): what a joining node presents once to obtain its own credential."""
+        who = await authenticate(request)
+        if who.role != "admin":
+            raise ApiError(403, "Forbidden", f"{who.name} cannot create bootstrap tokens")
+        body = await read_body(request)
+        ttl = (body or {}).get("ttlSeconds", 3600) if isinstance(body, dict) or body is None else None
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 60 <= ttl <= 7 * 86400:
+            raise invalid("BootstrapToken", "", [("ttlSeconds", "Invalid value: an integer from 60 to "
+                                                                "604800")])
+        token = new_token()
+        try:
+            await run_in_threadpool(tokens.put, token, "bootstrap", None, float(ttl))
+        except StoreError as err:
+            raise from_store(err) from None
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + ttl))
+        return JSONResponse({"kind": "BootstrapToken", "apiVersion": "skiff.io/v1", "token": token,
+                             "ttlSeconds": ttl, "expiration": expires}, status_code=201)
+
     @app.post("/apis/skiff.io/v1/nodecredentials")
     async def node_credential(request: Request) -> Response:
         """Exchange a bootstrap (or admin) token for a node's own credential."""
@@ -213,11 +237,25 @@ def build_app(handlers: Handlers, tokens: TokenStore) -> FastAPI:
         return JSONResponse({"kind": "NodeCredential", "apiVersion": "skiff.io/v1", "nodeName": node,
                              "token": token}, status_code=201)
 
+    @app.get("/apis/skiff.io/v1/clusterstatus")
+    async def clusterstatus(request: Request) -> Response:
+        """Store members (reachable, leader, term, revision) and the component leaders."""
+        who = await authenticate(request)
+        authorize(who, "get", LEASES, LEASE_NAMESPACE, None, None, None)
+        try:
+            return JSONResponse(await run_in_threadpool(cluster_status, handlers))
+        except StoreError as err:
+            raise from_store(err) from None
+
     async def subresource(request: Request, group: str, version: str, plural: str, ns: str | None,
                           name: str, sub: str) -> Response:
         res = resolve(group, version, plural, ns, named=True)
         subresources.check(res, sub)
         who = await authenticate(request)
+        if request.method == "GET" and sub == "log" and ns is not None:
+            await allow(who, "get", res, ns, name)
+            return await logproxy.open_log(handlers, ns, name, request.query_params,
+                                           request.headers.get("authorization"), agent_verify)
         if request.method == "GET" and sub == "scale":
             await allow(who, "get", res, ns, name)
             return JSONResponse(await call("get", res, subresources.get_scale, handlers, res, ns, name))

@@ -20,7 +20,8 @@ from control_plane.apiserver.resources import Resource
 from control_plane.apiserver.validation import check_name
 
 Obj = dict[str, Any]
-ALLOWED = {("pods", "status"), ("nodes", "status"), ("deployments", "status"), ("pods", "binding"),
+ALLOWED = {("pods", "log"),
+           ("pods", "status"), ("nodes", "status"), ("deployments", "status"), ("pods", "binding"),
            ("pods", "eviction"), ("deployments", "scale")}
 
 

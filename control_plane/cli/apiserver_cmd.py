@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from pathlib import Path
 
@@ -23,6 +24,9 @@ def apiserver(
     admin_token_file: Path | None = typer.Option(None, "--admin-token-file",
                                                  help="A file holding the cluster's admin token; it is "
                                                       "registered (hashed) at start-up."),
+    agent_ca: Path | None = typer.Option(None, "--kubelet-certificate-authority",
+                                         help="CA that signed the agents' serving certificates "
+                                              "(checked when proxying pods/log); default: the system's."),
 ) -> None:
     """Run the API server: Kubernetes-shaped REST over the store, HTTPS with bearer tokens.
 
@@ -30,7 +34,7 @@ def apiserver(
       skiff apiserver --store-endpoints 127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379 \\
         --listen 127.0.1.1:6443 --tls-cert-file /etc/skiff/pki/apiserver.crt \\
         --tls-private-key-file /etc/skiff/pki/apiserver.key \\
-        --admin-token-file /etc/skiff/admin.token
+        --admin-token-file /etc/skiff/admin.token --kubelet-certificate-authority /etc/skiff/pki/ca.crt
     """
     import uvicorn
 
@@ -67,5 +71,8 @@ def apiserver(
             if time.monotonic() > deadline:
                 fail(f"cannot reach the store at {store_endpoints}: {err}")
             time.sleep(0.5)
-    uvicorn.run(build_app(handlers, tokens), host=host, port=port, log_level="warning", access_log=False,
-                ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key))
+    verify: ssl.SSLContext | bool = True
+    if agent_ca:
+        verify = ssl.create_default_context(cafile=str(agent_ca))
+    uvicorn.run(build_app(handlers, tokens, verify), host=host, port=port, log_level="warning",
+                access_log=False, ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key))

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.cli import apiserver_cmd, controller_manager_cmd, scheduler_cmd, store_cmd
+from control_plane.cli import (
+    apiserver_cmd,
+    apply_cmd,
+    cluster_cmd,
+    controller_manager_cmd,
+    cordon_cmd,
+    delete_cmd,
+    describe_cmd,
+    drain_cmd,
+    get_cmd,
+    logs_cmd,
+    scale_cmd,
+    scheduler_cmd,
+    store_cmd,
+    token_cmd,
+    top_cmd,
+)
 
 app = typer.Typer(help="Skiff: a small Kubernetes-style cluster manager.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -25,6 +41,20 @@ def root(ctx: typer.Context,
 app.add_typer(store_cmd.app, name="store")
 app.command("apiserver")(apiserver_cmd.apiserver)
 app.command("scheduler")(scheduler_cmd.scheduler)
+
+# kubectl-like commands (talk only to the API server)
+app.command("get")(get_cmd.get)
+app.command("describe")(describe_cmd.describe)
+app.command("apply")(apply_cmd.apply)
+app.command("delete")(delete_cmd.delete)
+app.command("scale")(scale_cmd.scale)
+app.command("cordon")(cordon_cmd.cordon)
+app.command("uncordon")(cordon_cmd.uncordon)
+app.command("drain")(drain_cmd.drain)
+app.command("logs")(logs_cmd.logs)
+app.add_typer(top_cmd.app, name="top")
+app.add_typer(cluster_cmd.app, name="cluster")
+app.add_typer(token_cmd.app, name="token")
 app.command("controller-manager")(controller_manager_cmd.controller_manager)
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ class ControlPlane:
             self.start(name, ["apiserver", "--store-endpoints", ",".join(self.store.endpoints),
                               "--listen", f"{m.host}:6443", "--tls-cert-file", str(cert),
                               "--tls-private-key-file", str(key),
-                              "--admin-token-file", str(self.root / "admin.token")], with_config=False)
+                              "--admin-token-file", str(self.root / "admin.token"),
+                              "--kubelet-certificate-authority", str(self.ca)], with_config=False)
             self.urls.append(f"https://{m.host}:6443")
         write(self.config_file, self.urls, self.ca, self.admin_token)
         with self.config().client(timeout=5) as api:
