@@ -51,18 +51,27 @@ def schedule(pod: PodView, nodes: list[NodeView], weights: dict[str, float] | No
     `limit` feasible ones (the rest are not examined); a pod that fits nowhere is
     always checked against every node, so its message counts them all.
     """
-    weights = weights or DEFAULT_WEIGHTS
+    scorers = [(w, SCORES[name]) for name, w in (weights or DEFAULT_WEIGHTS).items() if w]
+    checks = [check for _, check in FILTERS]
     decision = Decision(None)
+    scores, rejected = decision.scores, decision.rejected
     n = len(nodes)
     order = nodes if not start or not n else nodes[start % n:] + nodes[:start % n]
+    wanted = limit if limit is not None else n
+    # Plain loops, not generators: this runs for hundreds of nodes per pod.
     for node in order:
-        if limit is not None and len(decision.scores) >= limit:
+        if len(scores) >= wanted:
             break
-        reason = next((why for _, check in FILTERS if (why := check(pod, node)) is not None), None)
-        if reason is not None:
-            decision.rejected[node.name] = reason
-            continue
-        decision.scores[node.name] = sum(w * SCORES[name](pod, node) for name, w in weights.items())
-    if decision.scores:
-        decision.node = min(decision.scores, key=lambda n: (-decision.scores[n], n))
+        for check in checks:
+            reason = check(pod, node)
+            if reason is not None:
+                rejected[node.name] = reason
+                break
+        else:
+            total = 0.0
+            for w, score in scorers:
+                total += w * score(pod, node)
+            scores[node.name] = total
+    if scores:
+        decision.node = min(scores, key=lambda name: (-scores[name], name))
     return decision
