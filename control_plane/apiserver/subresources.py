@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from control_plane.apiserver.errors import ApiError, bad_request, conflict, invalid
-from control_plane.apiserver.handlers import Handlers, now_rfc3339, parse_rv
+from control_plane.apiserver.handlers import PATCH_RETRIES, Handlers, now_rfc3339, parse_rv
 from control_plane.apiserver.resources import Resource
 from control_plane.apiserver.validation import check_name
 
@@ -34,11 +35,30 @@ def check(res: Resource, sub: str) -> None:
 def put_status(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) -> Obj:
     if not isinstance(body, dict) or not isinstance(body.get("status", {}), dict):
         raise invalid(res.kind, name, [("status", "Invalid value: expected an object")])
-    current = h.store.get(res, ns, name)
     expect = parse_rv((body.get("metadata") or {}).get("resourceVersion"), "metadata.resourceVersion")
-    updated = copy.deepcopy(current)
-    updated["status"] = body.get("status", {})
-    return h.store.update(res, ns, updated, expect or int(current["metadata"]["resourceVersion"]))
+
+    def change(current: Obj) -> Obj:
+        updated = copy.deepcopy(current)
+        updated["status"] = body.get("status", {})
+        return updated
+
+    return _write(h, res, ns, name, expect, change)
+
+
+def _write(h: Handlers, res: Resource, ns: str | None, name: str, expect: int | None,
+           change: Callable[[Obj], Obj]) -> Obj:
+    """Read, change, compare-and-set.  With the client's resourceVersion (`expect`) a
+    stale one is 409; without, a concurrent writer only makes it read again (the
+    first read is local, the retries linearizable), as Kubernetes does."""
+    for attempt in range(PATCH_RETRIES):
+        current = h.store.get(res, ns, name, serializable=attempt == 0 and expect is None)
+        try:
+            version = expect or int(current["metadata"]["resourceVersion"])
+            return h.store.update(res, ns, change(current), version)
+        except ApiError as err:
+            if err.reason != "Conflict" or expect is not None:
+                raise
+    raise ApiError(409, "Conflict", f'{res.plural} "{name}": too many concurrent changes, try again')
 
 
 def bind(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) -> Obj:
@@ -93,10 +113,14 @@ def put_scale(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) 
     replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise invalid("Scale", name, [("spec.replicas", "Invalid value: must be an integer >= 0")])
-    dep = h.store.get(res, ns, name)
     expect = parse_rv((body.get("metadata") or {}).get("resourceVersion"), "metadata.resourceVersion")
-    dep["spec"]["replicas"] = replicas
-    return _scale(h.store.update(res, ns, dep, expect or int(dep["metadata"]["resourceVersion"])))
+
+    def change(dep: Obj) -> Obj:
+        dep["spec"]["replicas"] = replicas
+        dep["metadata"]["generation"] = int(dep["metadata"].get("generation") or 1) + 1
+        return dep
+
+    return _scale(_write(h, res, ns, name, expect, change))
 
 
 def _scale(dep: Obj) -> Obj:

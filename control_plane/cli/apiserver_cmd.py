@@ -11,6 +11,7 @@ import typer
 
 from control_plane.cli.output import fail
 
+BOOTSTRAP_TTL = 24 * 3600.0
 STORE_ENDPOINTS = "127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379"
 
 
@@ -24,6 +25,9 @@ def apiserver(
     admin_token_file: Path | None = typer.Option(None, "--admin-token-file",
                                                  help="A file holding the cluster's admin token; it is "
                                                       "registered (hashed) at start-up."),
+    bootstrap_token_file: Path | None = typer.Option(None, "--bootstrap-token-file",
+                                                     help="A file holding a bootstrap token to register at "
+                                                          "start-up (valid 24 h), as `kubeadm init` does."),
     agent_ca: Path | None = typer.Option(None, "--kubelet-certificate-authority",
                                          help="CA that signed the agents' serving certificates "
                                               "(checked when proxying pods/log); default: the system's."),
@@ -51,6 +55,7 @@ def apiserver(
     try:
         host, port = parse_addr(listen, "--listen")
         admin_token = admin_token_file.read_text().strip() if admin_token_file else None
+        bootstrap_token = bootstrap_token_file.read_text().strip() if bootstrap_token_file else None
     except (StoreError, OSError) as err:
         fail(getattr(err, "message", str(err)))
     for path in (tls_cert, tls_key):
@@ -64,9 +69,11 @@ def apiserver(
             handlers.bootstrap()
             if admin_token:
                 tokens.put(admin_token, "admin")
+            if bootstrap_token:
+                tokens.put(bootstrap_token, "bootstrap", ttl=BOOTSTRAP_TTL)
             break
         except ValueError as err:
-            fail(f"{admin_token_file}: {err}")
+            fail(f"a token file ({admin_token_file}, {bootstrap_token_file}): {err}")
         except Exception as err:
             if time.monotonic() > deadline:
                 fail(f"cannot reach the store at {store_endpoints}: {err}")
