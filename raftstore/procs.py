@@ -66,14 +66,32 @@ def stop(pidfile: Path, timeout: float = 10.0) -> None:
     if proc is not None:
         try:
             proc.terminate()
-            proc.wait(timeout)
-        except psutil.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            if not _wait_gone(proc, timeout):
+                proc.kill()
+                _wait_gone(proc, 5)
         except psutil.Error:
             pass
     reap(proc)
     pidfile.unlink(missing_ok=True)
+
+
+def _wait_gone(proc: psutil.Process, timeout: float) -> bool:
+    """Wait until `proc` has exited (a zombie counts: another process may be its
+    parent, and only the parent can reap it); False after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.Error:
+            pass
+        child = _children.get(proc.pid)
+        if child is not None and child.poll() is not None:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def kill(pidfile: Path) -> None:
@@ -83,7 +101,7 @@ def kill(pidfile: Path) -> None:
         return
     try:
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        _wait_gone(proc, 10)
     except psutil.Error:
         pass
     reap(proc)

@@ -62,6 +62,10 @@ class ApiClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def set_token(self, token: str) -> None:
+        """Use `token` from now on (an agent learns its credential after it starts)."""
+        self._http.headers["Authorization"] = f"Bearer {token}"
+
     @property
     def server(self) -> str:
         """The URL the next call goes to first."""

@@ -51,6 +51,10 @@ def key(pod: Obj) -> str:
     return f"{meta.get('namespace')}/{meta.get('name')}"
 
 
+def _finished(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
 def plan(pods: list[Obj], force: bool) -> DrainPlan:
     """Which pods to evict, which to leave, which block the drain (pure)."""
     out = DrainPlan()
@@ -61,10 +65,10 @@ def plan(pods: list[Obj], force: bool) -> DrainPlan:
             out.ignored.setdefault("static (mirror) Pods", []).append(key(pod))
         elif any(o.get("kind") == "DaemonSet" for o in owners):
             out.ignored.setdefault("DaemonSet-managed Pods", []).append(key(pod))
-        elif not owners and not force:
+        elif not owners and not force and not _finished(pod):  # a finished pod loses nothing
             out.refused.append(key(pod))
         else:
-            if not owners:
+            if not owners and not _finished(pod):
                 out.forced.append(key(pod))
             out.evict.append(pod)
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from control_plane.cli import (
+    agent_cmd,
     apiserver_cmd,
     apply_cmd,
     cluster_cmd,
@@ -20,6 +21,7 @@ from control_plane.cli import (
     store_cmd,
     token_cmd,
     top_cmd,
+    up_cmd,
 )
 
 app = typer.Typer(help="Skiff: a small Kubernetes-style cluster manager.", no_args_is_help=True,
@@ -56,6 +58,9 @@ app.add_typer(top_cmd.app, name="top")
 app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(token_cmd.app, name="token")
 app.command("controller-manager")(controller_manager_cmd.controller_manager)
+app.command("agent")(agent_cmd.agent)
+app.command("up")(up_cmd.up)
+app.command("down")(up_cmd.down)
 
 if __name__ == "__main__":
     app()

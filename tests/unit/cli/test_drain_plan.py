@@ -26,3 +26,10 @@ def test_plan() -> None:
     forced = plan(pods, force=True)
     assert [p["metadata"]["name"] for p in forced.evict] == ["bare", "rs"]
     assert forced.refused == [] and forced.forced == ["default/bare"]
+
+
+def test_finished_bare_pods_do_not_need_force() -> None:
+    done = pod("job")
+    done["status"] = {"phase": "Failed"}
+    out = plan([done], force=False)
+    assert [p["metadata"]["name"] for p in out.evict] == ["job"] and out.refused == [] and out.forced == []

@@ -1,0 +1,248 @@
+"""A whole cluster on one machine, no root needed (`skiff up` / `skiff down`).
+
+Every host is a directory tree (`DIR/hosts/<name>/{etc,var/lib,var/log}/skiff`) with
+its own loopback address (127.0.1.N: all of 127.0.0.0/8 is local on Linux), so each
+keeps the default ports.  Each host runs `skiff agent`; masters also get the static
+pod manifests for the store member, API server, scheduler and controller manager,
+which their agents run and mirror into `kube-system`.  `DIR/config` is the admin's
+client config.
+
+Processes: only the agents are started here (pidfile per host); everything else is a
+pod of some agent.  `down` stops the agents by pidfile, then every container of every
+host through that host's runtime state (pidfile + start time), so nothing is left.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from control_plane.apiclient.config import write as write_client_config
+from control_plane.apiserver.auth import new_token
+from control_plane.pki import create_ca, issue_server_cert
+from raftstore import procs
+from raftstore.config import write_secret
+
+SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
+CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+LAB_ELECTION = [
+    "--leader-elect-lease-duration",
+    "4",
+    "--leader-elect-renew-deadline",
+    "3",
+    "--leader-elect-retry-period",
+    "0.5",
+]
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    role: str  # control-plane | worker
+
+
+class LocalCluster:
+    def __init__(self, root: Path, masters: int = 3, nodes: int = 2, subnet: str = "127.0.1") -> None:
+        self.root = root.resolve()
+        self.hosts = [Host(f"m{i + 1}", f"{subnet}.{i + 1}", "control-plane") for i in range(masters)]
+        self.hosts += [Host(f"w{i + 1}", f"{subnet}.{masters + i + 1}", "worker") for i in range(nodes)]
+        self.pki = self.root / "pki"
+        self.config_file = self.root / "config"
+
+    @property
+    def masters(self) -> list[Host]:
+        return [h for h in self.hosts if h.role == "control-plane"]
+
+    def home(self, host: Host) -> Path:
+        return self.root / "hosts" / host.name
+
+    def agent_pidfile(self, host: Host) -> Path:
+        return self.home(host) / "var/run/agent.pid"
+
+    def agent_log(self, host: Host) -> Path:
+        return self.home(host) / "var/log/skiff/agent.log"
+
+    def discover(self) -> None:
+        """Take the hosts from an existing cluster directory (for `down` and `status`)."""
+        saved = self.root / "hosts.yaml"
+        if saved.exists():
+            self.hosts = [Host(**h) for h in yaml.safe_load(saved.read_text())]
+
+    def running(self) -> list[str]:
+        return [h.name for h in self.hosts if procs.read(self.agent_pidfile(h)) is not None]
+
+    # ---- creating --------------------------------------------------------------------
+    def create(self) -> None:
+        """PKI, tokens, secrets, the client config, manifests and agent configs (kept
+        when they exist, so `up` after `down` restarts the same cluster)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "hosts.yaml").write_text(yaml.safe_dump([h.__dict__ for h in self.hosts]))
+        ca, _ = create_ca(self.pki)
+        admin = self._token("admin.token")
+        bootstrap = self._token("bootstrap.token")
+        if not (self.root / "store.secret").exists():
+            write_secret(self.root / "store.secret")
+        urls = [f"https://{m.address}:6443" for m in self.masters]
+        write_client_config(self.config_file, urls, ca, admin.read_text().strip())
+        single = len(self.hosts) == 1
+        for host in self.hosts:
+            home = self.home(host)
+            for sub in ("etc/skiff/manifests", "var/lib/skiff", "var/log/skiff", "var/run"):
+                (home / sub).mkdir(parents=True, exist_ok=True)
+            cert, key = issue_server_cert(
+                self.pki, home / "etc/skiff/pki", f"agent-{host.name}", [host.address]
+            )
+            if host.role == "control-plane":
+                self._manifests(host, ca, admin, bootstrap)
+            taints = [CONTROL_PLANE_TAINT] if host.role == "control-plane" and not single else []
+            agent = {
+                "nodeName": host.name,
+                "address": host.address,
+                "servers": urls,
+                "certificateAuthority": str(ca),
+                "bootstrapTokenFile": str(bootstrap),
+                "credentialFile": str(home / "var/lib/skiff/credential"),
+                "tlsCertFile": str(cert),
+                "tlsKeyFile": str(key),
+                "dataDir": str(home / "var/lib/skiff"),
+                "manifestsDir": str(home / "etc/skiff/manifests"),
+                "role": host.role,
+                "taints": taints,
+                "heartbeatSeconds": 5,
+                "statusSeconds": 5,
+                "backoffSeconds": 1,
+                "maxBackoffSeconds": 20,
+            }
+            (home / "etc/skiff/agent.yaml").write_text(yaml.safe_dump(agent, sort_keys=False))
+
+    def _token(self, name: str) -> Path:
+        path = self.root / name
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(new_token() + "\n")
+        return path
+
+    def _manifests(self, host: Host, ca: Path, admin: Path, bootstrap: Path) -> None:
+        home = self.home(host)
+        initial = ",".join(f"{m.name}={m.address}:2380" for m in self.masters)
+        endpoints = ",".join(f"{m.address}:2379" for m in self.masters)
+        cert, key = issue_server_cert(
+            self.pki, home / "etc/skiff/pki", "apiserver", [host.address, "localhost"]
+        )
+        component_config = home / "etc/skiff/admin.conf"
+        shutil.copyfile(self.config_file, component_config)
+        component_config.chmod(0o600)
+        pods = {
+            "store": [
+                "store",
+                "run",
+                "--name",
+                host.name,
+                "--data-dir",
+                str(home / "var/lib/skiff/store"),
+                "--client-addr",
+                f"{host.address}:2379",
+                "--peer-addr",
+                f"{host.address}:2380",
+                "--initial-cluster",
+                initial,
+                "--secret-file",
+                str(self.root / "store.secret"),
+            ],
+            "apiserver": [
+                "apiserver",
+                "--store-endpoints",
+                endpoints,
+                "--listen",
+                f"{host.address}:6443",
+                "--tls-cert-file",
+                str(cert),
+                "--tls-private-key-file",
+                str(key),
+                "--admin-token-file",
+                str(admin),
+                "--bootstrap-token-file",
+                str(bootstrap),
+                "--kubelet-certificate-authority",
+                str(ca),
+            ],
+            "scheduler": [
+                "--config",
+                str(component_config),
+                "scheduler",
+                "--identity",
+                host.name,
+                *LAB_ELECTION,
+            ],
+            "controller-manager": [
+                "--config",
+                str(component_config),
+                "controller-manager",
+                "--identity",
+                host.name,
+                *LAB_ELECTION,
+            ],
+        }
+        for name, args in pods.items():
+            manifest = static_pod(name, [*SKIFF, *args])
+            (home / "etc/skiff/manifests" / f"{name}.yaml").write_text(
+                yaml.safe_dump(manifest, sort_keys=False)
+            )
+
+    # ---- running ---------------------------------------------------------------------
+    def start(self) -> None:
+        for host in self.hosts:
+            if procs.read(self.agent_pidfile(host)) is None:
+                procs.start(
+                    [*SKIFF, "agent", "--config", str(self.home(host) / "etc/skiff/agent.yaml")],
+                    self.agent_pidfile(host),
+                    self.agent_log(host),
+                )
+
+    def down(self, progress: Callable[[str], None] = lambda _: None) -> int:
+        """Stop every agent, then every container of every host; returns how many
+        processes were stopped."""
+        from node_agent.runtime.process import ProcessRuntime
+
+        stopped = 0
+        for host in self.hosts:
+            if procs.read(self.agent_pidfile(host)) is not None:
+                progress(f"stopping the agent of {host.name}")
+                procs.stop(self.agent_pidfile(host))
+                stopped += 1
+        for host in self.hosts:
+            runtime = ProcessRuntime(self.home(host) / "var/lib/skiff/containers")
+            for uid, name in runtime.containers():
+                state = runtime.status(uid, name)
+                if state is not None and state.state == "running":
+                    progress(f"stopping {name} on {host.name}")
+                    runtime.stop(uid, name, grace=10)
+                    stopped += 1
+                runtime.remove(uid, name)
+        return stopped
+
+
+def static_pod(name: str, argv: list[str]) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "kube-system",
+            "labels": {"tier": "control-plane", "component": name},
+        },
+        "spec": {
+            "containers": [{"name": name, "image": "skiff", "command": argv}],
+            "restartPolicy": "Always",
+            "priorityClassName": "system-node-critical",
+            "terminationGracePeriodSeconds": 10,
+        },
+    }

@@ -1,0 +1,24 @@
+"""A pod the agent should be running, from either of its sources (API or manifest)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MIRROR = "kubernetes.io/config.mirror"
+Obj = dict[str, Any]
+
+
+@dataclass
+class DesiredPod:
+    uid: str  # the runtime's identity: the API uid, or the static pod's content hash
+    obj: Obj
+    static: bool = False
+
+    @property
+    def namespace(self) -> str:
+        return str(self.obj["metadata"].get("namespace") or "default")
+
+    @property
+    def name(self) -> str:
+        return str(self.obj["metadata"]["name"])

@@ -1,0 +1,1 @@
+"""Container runtimes: the small interface the agent uses, and the process runtime."""

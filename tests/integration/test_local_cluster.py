@@ -1,0 +1,192 @@
+"""`skiff up` end to end on loopback: 3 masters and 2 workers as directory hosts with
+their own addresses, the control plane as static pods, real agents, real processes.
+
+One cluster for the whole module (it takes a while to start on 2 cores); the tests
+run in order on it, and `skiff down` at the end must leave no process behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from control_plane.localcluster import LocalCluster
+from raftstore import procs
+
+SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
+Obj = dict[str, Any]
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 6
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: hello
+        image: process
+        command: [python3, -u, -c, "import os, time; print('hello from', os.environ['POD']); time.sleep(999)"]
+        env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+        resources: {requests: {cpu: 50m, memory: 32Mi}}
+"""
+HOG = """
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  nodeName: w1
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: process
+    command: [python3, -c, "x = bytearray(300 * 1024 * 1024); print(len(x))"]
+    resources: {limits: {memory: 64Mi}}
+"""
+
+
+def skiff(cluster: Path, *args: str, stdin: str | None = None, timeout: float = 120) -> str:
+    done = subprocess.run(
+        [*SKIFF, "--config", str(cluster / "config"), *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, f"skiff {' '.join(args)}: {done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
+def items(cluster: Path, *args: str) -> list[Obj]:
+    return list(json.loads(skiff(cluster, "get", *args, "-o", "json"))["items"])
+
+
+def wait(what: str, check: Any, timeout: float = 120) -> None:
+    procs.wait_for(check, timeout, interval=1.0, what=what)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("local") / "cluster"
+    local = LocalCluster(root, 3, 2, subnet="127.0.60")
+    try:
+        local.create()
+        local.start()
+        yield root
+    finally:
+        local.discover()
+        local.down()
+
+
+def test_up_gives_five_ready_nodes_and_twelve_control_plane_pods(cluster: Path) -> None:
+    def ready() -> bool:
+        nodes = items(cluster, "nodes")
+        pods = items(cluster, "pods", "-n", "kube-system")
+        return (
+            sum(
+                1
+                for n in nodes
+                for c in n["status"].get("conditions") or []
+                if c["type"] == "Ready" and c["status"] == "True"
+            )
+            == 5
+            and sum(1 for p in pods if p["status"].get("phase") == "Running") == 12
+        )
+
+    wait("5 nodes Ready and 12 control-plane pods Running", ready, 240)
+    for node in items(cluster, "nodes"):
+        status = node["status"]
+        assert int(status["capacity"]["cpu"]) == psutil.cpu_count()
+        assert status["capacity"]["memory"] == f"{psutil.virtual_memory().total // 1024}Ki"
+        assert 0 <= status["usage"]["cpuFraction"] <= 1 and status["usage"]["memoryUsedBytes"] > 0
+    masters = [n for n in items(cluster, "nodes") if n["metadata"]["name"].startswith("m")]
+    assert all(
+        t["key"] == "node-role.kubernetes.io/control-plane" for m in masters for t in m["spec"]["taints"]
+    )
+    names = sorted(p["metadata"]["name"] for p in items(cluster, "pods", "-n", "kube-system"))
+    assert names == sorted(
+        f"{c}-m{i}" for c in ("apiserver", "controller-manager", "scheduler", "store") for i in (1, 2, 3)
+    )
+
+
+def test_deployment_lands_on_workers_and_logs_show(cluster: Path) -> None:
+    assert "deployment.apps/hello created" in skiff(cluster, "apply", "-f", "-", stdin=DEPLOYMENT)
+
+    def running() -> list[Obj]:
+        pods = [
+            p
+            for p in items(cluster, "pods", "-l", "app=hello")
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+        ]
+        return pods if len(pods) == 6 else []
+
+    wait("6 hello pods Running", running, 180)
+    assert {p["spec"]["nodeName"] for p in running()} <= {"w1", "w2"}
+    name = running()[0]["metadata"]["name"]
+    wait("the pod's output in its logs", lambda: f"hello from {name}" in skiff(cluster, "logs", name), 60)
+
+
+def test_memory_limit_breach_is_oomkilled(cluster: Path) -> None:
+    home = cluster / "hosts" / "w1"
+    caps = json.loads(skiff(cluster, "get", "node", "w1", "-o", "json"))["status"]["conditions"]
+    limits = next(c for c in caps if c["type"] == "ResourceLimits")
+    if limits["status"] != "True":
+        pytest.skip(f"cgroups are not usable here: {limits['message']} ({home})")
+    skiff(cluster, "apply", "-f", "-", stdin=HOG)
+
+    def terminated() -> Obj | None:
+        statuses = (
+            json.loads(skiff(cluster, "get", "pod", "hog", "-o", "json"))["status"].get("containerStatuses")
+            or []
+        )
+        return next((s["state"]["terminated"] for s in statuses if "terminated" in s.get("state", {})), None)
+
+    wait("the hog to be terminated", terminated, 60)
+    assert terminated()["reason"] == "OOMKilled"  # type: ignore[index]
+    assert json.loads(skiff(cluster, "get", "pod", "hog", "-o", "json"))["status"]["phase"] == "Failed"
+
+
+def test_drain_moves_pods_and_loses_nothing(cluster: Path) -> None:
+    out = skiff(cluster, "drain", "w1", "--grace-period", "2", "--timeout", "120", timeout=180)
+    assert "drained" in out
+    node = json.loads(skiff(cluster, "get", "node", "w1", "-o", "json"))
+    assert node["spec"]["unschedulable"] is True
+
+    def moved() -> bool:
+        pods = [
+            p for p in items(cluster, "pods", "-l", "app=hello") if not p["metadata"].get("deletionTimestamp")
+        ]
+        return len(pods) == 6 and all(
+            p["spec"].get("nodeName") == "w2" and p["status"].get("phase") == "Running" for p in pods
+        )
+
+    wait("6 hello pods Running on w2", moved, 180)
+
+
+def test_down_leaves_no_process(cluster: Path) -> None:
+    local = LocalCluster(cluster, 0, 0)
+    local.discover()
+    pids = [procs.read(local.agent_pidfile(h)) for h in local.hosts]
+    assert all(p is not None for p in pids)
+    done = subprocess.run(
+        [*SKIFF, "down", "--dir", str(cluster)], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    time.sleep(0.5)
+    assert not local.running()
+    leftovers = [
+        p.pid for p in psutil.process_iter(["cmdline"]) if str(cluster) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert leftovers == [], leftovers
