@@ -1,13 +1,13 @@
 .PHONY: demo test down bench bench-scheduler
 
-demo:  ## a local 3-member store with keys written and its status printed
+demo:  ## a local HA cluster (3 masters, 2 workers) with a sample deployment
 	bash scripts/demo.sh
 
 test:  ## lint, types, contracts and every test (installs what it needs)
 	bash scripts/test.sh
 
 down:  ## stop what `make demo` started
-	.venv/bin/skiff store local down --dir run/store
+	.venv/bin/skiff down --dir run/cluster
 
 bench:  ## store benchmark against Debian's etcd (writes bench/results/store.json)
 	bash scripts/venv.sh && bash scripts/system-deps.sh && .venv/bin/python bench/store.py

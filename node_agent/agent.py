@@ -87,7 +87,7 @@ class Agent:
                 self.stop.set()
                 return None
             self.stop.wait(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, 2.0)
         return None
 
     def _join_register_heartbeat(self, reporter: NodeReporter, informer: Informer) -> None:
@@ -103,7 +103,7 @@ class Agent:
             except ApiClientError as err:
                 log.warning("registering: %s (retrying in %.1fs)", err.message, delay)
                 self.stop.wait(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, 2.0)
         informer.start()
         reporter.run(self.stop)
 

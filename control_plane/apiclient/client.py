@@ -4,9 +4,11 @@ Contract:
 - Every call has a deadline (`timeout`, default 10 s); it never waits longer.
 - Failover: a server that refuses or drops the connection is skipped and the next URL
   is tried, for every verb, because a refused connection means the request was never
-  sent.  A read that times out is retried elsewhere only for GET; for a write the
-  outcome is unknown and `OutcomeUnknown` is raised (the caller decides, e.g. a create
-  retried may meet 409 AlreadyExists).  GETs also move on after a 503 (store away).
+  sent.  When every server refused twice in a row the call fails at once
+  (`Unreachable`) instead of waiting out its deadline.  A read that times out is
+  retried elsewhere only for GET; for a write the outcome is unknown and
+  `OutcomeUnknown` is raised (the caller decides, e.g. a create retried may meet 409
+  AlreadyExists).  GETs also move on after a 503 (store away).
 - Errors: `StatusError` (the server's Kubernetes Status), `Unreachable` (no server),
   `OutcomeUnknown`.  No httpx exception escapes.
 - With `balance`, successive calls rotate over the servers (components spread their
@@ -102,16 +104,19 @@ class ApiClient:
         content = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if content is not None else {}
         last = "no attempt was made"
+        refused = 0  # connection failures in a row: every server refusing twice is an answer
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise Unreachable(f"no API server answered {method} {path} in time ({last})")
+            if remaining <= 0 or refused >= 2 * len(self.servers):
+                raise Unreachable(f"no API server answered {method} {path} "
+                                  f"{'in time' if remaining <= 0 else '(every one refused)'} ({last})")
             index, base = self._pick()
             try:
                 resp = self._http.request(method, base + path, content=content, params=params,
                                           headers=headers, timeout=remaining)
             except _CONNECT_ERRORS as err:
                 last = f"{base}: {_describe(err)}"
+                refused += 1
                 self._advance(index)
                 time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
                 continue

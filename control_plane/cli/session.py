@@ -51,7 +51,7 @@ class Session:
         return err.message
 
 
-def open_session(ctx: typer.Context, timeout: float = 10.0) -> Session:
+def open_session(ctx: typer.Context, timeout: float = 30.0) -> Session:
     """A session from the root `--config` (exits with one line if the config is bad)."""
     config = api_config(ctx)
     return Session(config, config.client(timeout=timeout, user_agent="skiff-cli"))

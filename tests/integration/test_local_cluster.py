@@ -158,6 +158,63 @@ def test_memory_limit_breach_is_oomkilled(cluster: Path) -> None:
     assert json.loads(skiff(cluster, "get", "pod", "hog", "-o", "json"))["status"]["phase"] == "Failed"
 
 
+def test_up_on_a_running_cluster_says_so(cluster: Path) -> None:
+    done = subprocess.run([*SKIFF, "up", "--dir", str(cluster)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "already running" in done.stderr and "Traceback" not in done.stderr
+
+
+def _runtime_pids(cluster: Path, host: str) -> dict[tuple[str, str], int | None]:
+    from node_agent.runtime.process import ProcessRuntime
+
+    runtime = ProcessRuntime(cluster / "hosts" / host / "var/lib/skiff/containers")
+    states = {c: runtime.status(*c) for c in runtime.containers()}
+    return {c: s.pid for c, s in states.items() if s is not None and s.state == "running"}
+
+
+def test_agent_restart_neither_kills_nor_restarts_pods(cluster: Path) -> None:
+    local = LocalCluster(cluster, 0, 0)
+    local.discover()
+    w2 = next(h for h in local.hosts if h.name == "w2")
+    before = _runtime_pids(cluster, "w2")
+    assert before, "w2 runs pods"
+    procs.kill(local.agent_pidfile(w2))  # kill -9: no chance to clean anything up
+    assert _runtime_pids(cluster, "w2") == before  # the pods did not die with it
+    local.start()  # only the agent that is not running
+    wait("w2's agent back", lambda: procs.read(local.agent_pidfile(w2)) is not None, 30)
+    time.sleep(5)  # a few sync rounds of the new agent
+    assert _runtime_pids(cluster, "w2") == before  # re-adopted: same processes
+    pods = [p for p in items(cluster, "pods", "-l", "app=hello") if p["spec"]["nodeName"] == "w2"]
+    assert pods and all(cs["restartCount"] == 0 for p in pods for cs in p["status"]["containerStatuses"])
+
+
+LIVENESS = """
+apiVersion: v1
+kind: Pod
+metadata: {name: sick}
+spec:
+  nodeName: w2
+  containers:
+  - name: sick
+    image: process
+    command: [sleep, "999"]
+    livenessProbe: {exec: {command: ["false"]}, periodSeconds: 1, failureThreshold: 2}
+"""
+
+
+def test_failing_liveness_probe_restarts_the_container(cluster: Path) -> None:
+    skiff(cluster, "apply", "-f", "-", stdin=LIVENESS)
+
+    def restarted() -> bool:
+        pod = json.loads(skiff(cluster, "get", "pod", "sick", "-o", "json"))
+        statuses = pod["status"].get("containerStatuses") or []
+        return (
+            bool(statuses) and statuses[0]["restartCount"] >= 1 and "terminated" in statuses[0]["lastState"]
+        )
+
+    wait("the sick container restarted by its liveness probe", restarted, 90)
+    skiff(cluster, "delete", "pod", "sick", "--grace-period", "0")
+
+
 def test_drain_moves_pods_and_loses_nothing(cluster: Path) -> None:
     out = skiff(cluster, "drain", "w1", "--grace-period", "2", "--timeout", "120", timeout=180)
     assert "drained" in out
