@@ -15,6 +15,7 @@ from control_plane.cli import (
     describe_cmd,
     drain_cmd,
     get_cmd,
+    lab_cmd,
     logs_cmd,
     scale_cmd,
     scheduler_cmd,
@@ -57,6 +58,7 @@ app.command("logs")(logs_cmd.logs)
 app.add_typer(top_cmd.app, name="top")
 app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(token_cmd.app, name="token")
+app.add_typer(lab_cmd.app, name="lab")
 app.command("controller-manager")(controller_manager_cmd.controller_manager)
 app.command("agent")(agent_cmd.agent)
 app.command("up")(up_cmd.up)

@@ -1,5 +1,6 @@
-"""The log server's pure parts: tail offsets, line reading, following across rotation
-(on tmp files, no server), query and path parsing, chunk writing."""
+"""Log file reading (`node_agent.logfiles`): tail offsets, line reading, following across
+rotation, on tmp files; and the log server's pure parts (no server): query and path
+parsing, chunk writing."""
 
 from __future__ import annotations
 
@@ -10,18 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from node_agent import logserver
-from node_agent.logserver import (
-    ChunkWriter,
-    Follower,
-    HttpError,
-    LineReader,
-    LogQuery,
-    open_readers,
-    parse_query,
-    parse_target,
-    tail_start,
-)
+from node_agent import logfiles
+from node_agent.logfiles import Follower, LineReader, open_readers, tail_start
+from node_agent.logserver import ChunkWriter, HttpError, LogQuery, parse_query, parse_target
 
 
 @pytest.mark.parametrize(("data", "n", "expected"), [
@@ -43,7 +35,7 @@ def test_tail_start(data: bytes, n: int, expected: bytes) -> None:
 
 
 def test_tail_start_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logserver, "BLOCK", 7)
+    monkeypatch.setattr(logfiles, "BLOCK", 7)
     data = b"".join(f"line {i}\n".encode() for i in range(100))
     start, got = tail_start(io.BytesIO(data), len(data), 30)
     assert got == 30 and data[start:].decode().splitlines() == [f"line {i}" for i in range(70, 100)]
@@ -66,8 +58,8 @@ def test_line_reader_holds_a_partial_line_until_its_newline() -> None:
 
 def test_line_reader_stops_at_end_and_splits_huge_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(LineReader(io.BytesIO(b"a\nb\nc\n")).lines(end=4)) == [b"a\n", b"b\n"]
-    monkeypatch.setattr(logserver, "MAX_LINE", 4)
-    monkeypatch.setattr(logserver, "BLOCK", 3)
+    monkeypatch.setattr(logfiles, "MAX_LINE", 4)
+    monkeypatch.setattr(logfiles, "BLOCK", 3)
     assert list(LineReader(io.BytesIO(b"abcdefgh\nxy\n")).lines()) == [b"abcdef", b"gh\n", b"xy\n"]
 
 

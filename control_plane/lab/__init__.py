@@ -1,0 +1,1 @@
+"""Lab hosts: network namespaces with their own sshd, on one machine (root)."""
