@@ -67,6 +67,8 @@ class LeaseTable:
 
     @staticmethod
     def remaining(lease: Lease, now: float) -> int:
-        """Seconds left, rounded up as etcd does, never below -1."""
+        """Seconds left, rounded up as etcd does, never below -1 and never above the
+        granted TTL (a new leader extends every lease by an election timeout, and
+        clocks of members differ: a client must still never see more than it asked)."""
         left = lease.expiry - now
-        return max(-1, int(left) + (1 if left > int(left) else 0))
+        return max(-1, min(lease.ttl, int(left) + (1 if left > int(left) else 0)))

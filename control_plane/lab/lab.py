@@ -21,6 +21,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import signal
 import time
 from dataclasses import asdict, dataclass
@@ -263,26 +264,39 @@ class Lab:
             netns.heal(self.ns(h))
 
     def down(self) -> int:
-        """Stop everything, remove everything; returns how many processes were stopped."""
+        """Stop everything, remove everything; returns how many processes were stopped.
+        A host that fails to go does not stop the others; the state is kept (so `down`
+        can be run again) and the failures are raised together at the end."""
         _require_root()
         stopped = 0
+        errors: list[str] = []
         for host in self.hosts:
-            ns = self.ns(host)
-            stopped += len(netns.pids(ns)) if ns in netns.namespaces() else 0
-            procs.stop(self.home(host) / "sshd.pid", timeout=5)
-            _stop_namespace(ns)
-            netns.delete_namespace_if_exists(self.ns(host))
-            netns.delete_link_if_exists(f"skv{self.name}{host.index}")
-        netns.delete_link_if_exists(self.bridge)
+            try:
+                stopped += self._remove_host(host)
+            except LabError as err:
+                errors.append(f"{host.name}: {err}")
+        try:
+            netns.delete_link_if_exists(self.bridge)
+        except LabError as err:
+            errors.append(str(err))
+        if errors:
+            raise LabError("lab down left things behind (run it again): " + "; ".join(errors))
         if self.dir.exists():
-            import shutil
-
             shutil.rmtree(self.dir)
         for target in self.created_dirs:  # empty mount points this lab made, if no lab uses them
             if not labs(self.dir.parent):
                 with contextlib.suppress(OSError):
                     Path(target).rmdir()
         return stopped
+
+    def _remove_host(self, host: LabHost) -> int:
+        ns = self.ns(host)
+        found = len(netns.pids(ns)) if ns in netns.namespaces() else 0
+        procs.stop(self.home(host) / "sshd.pid", timeout=5)
+        _stop_namespace(ns)
+        netns.delete_namespace_if_exists(ns)
+        netns.delete_link_if_exists(f"skv{self.name}{host.index}")
+        return found
 
 
 def _stop_namespace(ns: str) -> int:

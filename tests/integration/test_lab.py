@@ -77,6 +77,7 @@ def test_partition_heal_and_add(lab: dict[str, object]) -> None:
 
 
 def test_down_leaves_nothing() -> None:
+    skiff("lab", "down", "--name", NAME, ok=False)  # a leftover of an interrupted run
     skiff("lab", "up", "--masters", "1", "--nodes", "1", "--name", NAME, "--subnet", "10.98.8.0/24")
     status = json.loads(skiff("lab", "status", "--name", NAME, "-o", "json").stdout)
     namespaces = [h["namespace"] for h in status["hosts"]]
