@@ -102,5 +102,8 @@ def test_scheduler_failover_after_kill_9(control_plane: ControlPlane) -> None:
             items = api.list(paths.path(EVENTS, "default"))["items"]
             return Counter(e["involvedObject"]["name"] for e in items if e["reason"] == "Scheduled")
 
-        procs.wait_for(lambda: len(scheduled()) == 25, 30, what="a Scheduled event for each pod")
+        # Events are posted asynchronously: the killed leader may have lost its last ones,
+        # so only the new leader's 20 bindings must each show exactly one.
+        procs.wait_for(lambda: all(scheduled()[f"after{i}"] == 1 for i in range(20)), 60,
+                       what="a Scheduled event for each pod bound by the new leader")
         assert max(scheduled().values()) == 1, scheduled()
