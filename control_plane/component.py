@@ -8,6 +8,7 @@ the main thread's helper and must return when `stop` is set.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -30,8 +31,11 @@ def default_identity() -> str:
 
 
 def setup_logging() -> None:
+    """INFO logs on stderr; SIGUSR1 writes every thread's stack there (for a process that
+    seems stuck: `kill -USR1 $(cat PIDFILE)`, like a Go program's SIGQUIT dump)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def run(client: ApiClient, lock_name: str, identity: str, election: ElectionConfig | None,

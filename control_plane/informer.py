@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from contextlib import closing
 from typing import Any
 
 from control_plane.apiclient import paths
@@ -102,20 +103,23 @@ class Informer:
         return str((listed.get("metadata") or {}).get("resourceVersion") or "")
 
     def _watch(self, rv: str) -> str:
-        for event in self.client.watch(self.path, rv, WATCH_SECONDS, self.label, self.field):
-            if self._stop.is_set():
-                break
-            obj = event.get("object") or {}
-            rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
-            if event["type"] == "BOOKMARK":
-                continue
-            key = key_of(obj)
-            with self._lock:
-                if event["type"] == "DELETED":
-                    self._cache.pop(key, None)
-                else:
-                    self._cache[key] = obj
-            self._dispatch(event["type"], obj)
+        # closing(): the HTTP stream is released here when we stop early, not later by the
+        # garbage collector on an arbitrary thread (which can deadlock on the pool's lock).
+        with closing(self.client.watch(self.path, rv, WATCH_SECONDS, self.label, self.field)) as events:
+            for event in events:
+                if self._stop.is_set():
+                    break
+                obj = event.get("object") or {}
+                rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                if event["type"] == "BOOKMARK":
+                    continue
+                key = key_of(obj)
+                with self._lock:
+                    if event["type"] == "DELETED":
+                        self._cache.pop(key, None)
+                    else:
+                        self._cache[key] = obj
+                self._dispatch(event["type"], obj)
         return rv
 
     def _dispatch(self, kind: str, obj: Obj) -> None:

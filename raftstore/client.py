@@ -21,7 +21,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,7 +298,7 @@ class StoreClient:
 
     # ---- watch --------------------------------------------------------------------
     def watch(self, key: bytes, range_end: bytes = b"", *, start_revision: int = 0,
-              prev_kv: bool = False, deadline: float | None = None) -> Iterator[WatchEvent]:
+              prev_kv: bool = False, deadline: float | None = None) -> Generator[WatchEvent, None, None]:
         """Yield events on the range from `start_revision` on, resuming across failures.
 
         Stops at `deadline` (a time.monotonic() value) if given.  Raises CompactedError if

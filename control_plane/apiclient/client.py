@@ -22,7 +22,7 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ class ApiClient:
             return _decode(resp)
 
     def watch(self, path: str, resource_version: str | None, timeout_seconds: int = 300,
-              label: str | None = None, field: str | None = None) -> Iterator[Obj]:
+              label: str | None = None, field: str | None = None) -> Generator[Obj, None, None]:
         """Events (`{"type", "object"}`) after `resource_version`, BOOKMARKs included.
 
         Ends when the server closes the stream (timeoutSeconds); raises `StatusError`

@@ -12,9 +12,11 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator
+from contextlib import closing
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -63,6 +65,32 @@ async def read_body(request: Request) -> Any:
         return json.loads(b"".join(chunks) or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise bad_request(f"the request body is not valid JSON: {err}") from None
+
+
+_END = object()
+
+
+async def drive_blocking(chunks: Generator[bytes | None, None, None]) -> AsyncIterator[bytes]:
+    """Stream a blocking generator from worker threads; `None` items are skipped (they only
+    give a cancelled stream a point to stop at).
+
+    Contract: the generator is always closed here, in a worker thread, when the stream
+    ends for any reason (finished, error, client gone).  Left to the garbage collector it
+    would be closed on whatever thread happens to collect it, possibly one inside the same
+    HTTP connection pool that its store watch uses: a self-deadlock on the pool's lock
+    (seen: a DELETE hung for good after a `get --watch` client went away)."""
+    try:
+        while True:
+            # A cancellation (the client disconnected) waits for this thread call to return,
+            # which takes at most WATCH_CHUNK: the generator is never running when closed.
+            item = await run_in_threadpool(next, chunks, _END)
+            if item is _END:
+                return
+            if isinstance(item, bytes):
+                yield item
+    finally:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(chunks.close)
 
 
 def build_app(handlers: Handlers, tokens: TokenStore, agent_verify: ssl.SSLContext | bool = True) -> FastAPI:
@@ -140,14 +168,17 @@ def build_app(handlers: Handlers, tokens: TokenStore, agent_verify: ssl.SSLConte
         if q.get("watch") in ("true", "1"):
             added, after = await call("watch", res, handlers.start_watch, res, ns, q.get("labelSelector"),
                                       q.get("fieldSelector"), q.get("resourceVersion"))
-            return StreamingResponse(watch_stream(res, ns, q, added, after), media_type="application/json")
+            stream = drive_blocking(watch_stream(res, ns, q, added, after))
+            return StreamingResponse(stream, media_type="application/json")
         listed = await call("list", res, handlers.list_objects, res, ns, q.get("labelSelector"),
                             q.get("fieldSelector"), q.get("resourceVersion"))
         return JSONResponse(listed)
 
-    def watch_stream(res: Resource, ns: str | None, q: Any, added: list[Any], after: int) -> Iterator[bytes]:
+    def watch_stream(res: Resource, ns: str | None, q: Any, added: list[Any],
+                     after: int) -> Generator[bytes | None, None, None]:
         """ADDED events first (if any), then changes after `after` until timeoutSeconds; on a
-        quiet watch a BOOKMARK every WATCH_CHUNK seconds if the client allows them."""
+        quiet watch a BOOKMARK every WATCH_CHUNK seconds if the client allows them, else a
+        `None` tick (nothing is sent) so the driver can notice a client that went away."""
         try:
             timeout = min(float(q.get("timeoutSeconds") or MAX_WATCH), MAX_WATCH)
         except ValueError:
@@ -160,13 +191,18 @@ def build_app(handlers: Handlers, tokens: TokenStore, agent_verify: ssl.SSLConte
         try:
             while time.monotonic() < end:
                 chunk_end = min(end, time.monotonic() + WATCH_CHUNK)
-                for ev in handlers.watch(res, ns, label, field, after, chunk_end):
-                    after = ev.revision
-                    yield _line({"type": ev.type, "object": ev.obj})
+                # closing(): the store watch's HTTP stream is released here, by us, never by
+                # the garbage collector (see drive_blocking).
+                with closing(handlers.watch(res, ns, label, field, after, chunk_end)) as events:
+                    for ev in events:
+                        after = ev.revision
+                        yield _line({"type": ev.type, "object": ev.obj})
                 if bookmarks and time.monotonic() < end:
                     yield _line({"type": "BOOKMARK", "object": {
                         "kind": res.kind, "apiVersion": res.api_version,
                         "metadata": {"resourceVersion": str(after)}}})
+                else:
+                    yield None
         except (ApiError, StoreError) as err:
             api = err if isinstance(err, ApiError) else from_store(err)
             yield _line({"type": "ERROR", "object": api.status()})

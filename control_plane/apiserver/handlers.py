@@ -9,7 +9,8 @@ import copy
 import datetime
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from typing import Any
 
 from control_plane.apiserver import patch as patching
@@ -81,13 +82,14 @@ class Handlers:
         return added, revision
 
     def watch(self, res: Resource, ns: str | None, label: str | None, field: str | None, after: int,
-              deadline: float) -> Iterator[WatchEvent]:
+              deadline: float) -> Generator[WatchEvent, None, None]:
         """Events after revision `after` that match the selectors, until `deadline`."""
         match = _matcher(label, field)
-        for ev in self.store.watch(res, ns, after, deadline):
-            if match(ev.obj):
-                self._with_kind(res, ev.obj)
-                yield ev
+        with closing(self.store.watch(res, ns, after, deadline)) as events:
+            for ev in events:
+                if match(ev.obj):
+                    self._with_kind(res, ev.obj)
+                    yield ev
 
     # ---- writes -------------------------------------------------------------------
     def create(self, res: Resource, ns: str | None, obj: Any) -> Obj:

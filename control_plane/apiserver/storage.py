@@ -9,7 +9,8 @@ Thread-safe (the store client is).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from control_plane.apiserver.errors import already_exists, conflict, from_store,
 from control_plane.apiserver.resources import Resource
 from raftstore import errors as store_errors
 from raftstore.client import StoreClient, compare, op_delete, op_get, op_put, prefix_end
+from raftstore.client import WatchEvent as KeyEvent
 from raftstore.codec import kv_from_json
 from raftstore.mvcc import KeyValue
 
@@ -115,11 +117,17 @@ class ObjectStore:
         except store_errors.StoreError as err:
             raise from_store(err) from None
 
-    def watch(self, res: Resource, ns: str | None, after: int, deadline: float) -> Iterator[WatchEvent]:
+    def watch(self, res: Resource, ns: str | None, after: int,
+              deadline: float) -> Generator[WatchEvent, None, None]:
         """Changes after revision `after`, in order, until the monotonic `deadline`."""
         prefix = res.prefix(ns)
-        for ev in self.client.watch(prefix, prefix_end(prefix), start_revision=after + 1, prev_kv=True,
-                                    deadline=deadline):
+        with closing(self.client.watch(prefix, prefix_end(prefix), start_revision=after + 1, prev_kv=True,
+                                       deadline=deadline)) as events:
+            yield from self._events(events)
+
+    @staticmethod
+    def _events(events: Iterator[KeyEvent]) -> Iterator[WatchEvent]:
+        for ev in events:
             if ev.type == "DELETE":
                 if ev.prev_kv is None:
                     continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import ssl
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ def apiserver(
     """
     import uvicorn
 
+    from control_plane import component
     from control_plane.apiserver.app import build_app
     from control_plane.apiserver.auth import TokenStore
     from control_plane.apiserver.handlers import Handlers
@@ -50,8 +50,7 @@ def apiserver(
     from raftstore.config import parse_addr
     from raftstore.errors import StoreError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    component.setup_logging()
     try:
         host, port = parse_addr(listen, "--listen")
         admin_token = admin_token_file.read_text().strip() if admin_token_file else None

@@ -4,7 +4,9 @@ member addresses, and components (scheduler, controller manager) started with th
 
 from __future__ import annotations
 
+import signal
 import sys
+import time
 from pathlib import Path
 
 from control_plane.apiclient.client import ApiClient
@@ -67,10 +69,16 @@ class ControlPlane:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
 
     def close(self, dump: bool = False) -> None:
+        """Stop every process; with `dump` (a failed test) print each log's tail, after
+        asking each process for its threads' stacks (SIGUSR1) so a hang shows where."""
+        if dump:
+            for pidfile in self.pidfiles.values():
+                procs.signal_pidfile(pidfile, signal.SIGUSR1)
+            time.sleep(1.0)  # the dump is written asynchronously by each process
         for name, pidfile in self.pidfiles.items():
             procs.stop(pidfile)
             if dump:
-                print(f"---- {name} log tail ----\n{self.log_tail(name)}")
+                print(f"---- {name} log tail ----\n{self.log_tail(name, 200)}")
 
 
 def _ready(api: ApiClient, url: str) -> bool:

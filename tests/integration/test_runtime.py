@@ -337,7 +337,9 @@ def test_stop_kills_processes_that_left_the_group_through_the_cgroup(rt: Process
     escaped = ProcRef.of(int(log_of(rt, s)))
     main = rt.status(s.pod_uid, s.name)
     assert main is not None and main.pid is not None
-    assert os.getpgid(escaped.pid) != os.getpgid(main.pid)
+    main_pid = main.pid
+    # `$!` is printed before the child has run setsid(1): wait for it to leave the group.
+    wait_for(lambda: os.getpgid(escaped.pid) != os.getpgid(main_pid), "the sleep to leave the group")
     rt.stop(s.pod_uid, s.name, grace=1)
     wait_for(lambda: not escaped.running(), "the escaped sleep to die")
 
