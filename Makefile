@@ -1,4 +1,4 @@
-.PHONY: demo test down bench bench-scheduler
+.PHONY: demo test down bench bench-scheduler bench-provision
 
 demo:  ## a local HA cluster (3 masters, 2 workers) with a sample deployment
 	bash scripts/demo.sh
@@ -14,3 +14,6 @@ bench:  ## store benchmark against Debian's etcd (writes bench/results/store.jso
 
 bench-scheduler:  ## 1,000 hollow nodes, 5,000 pods through 3 API servers (writes bench/results/scheduler.json)
 	bash scripts/venv.sh && .venv/bin/python bench/scheduler.py
+
+bench-provision:  ## site.yml and join.yml against 3+3 lab hosts over SSH, root (writes bench/results/provision.json)
+	bash scripts/venv.sh && bash scripts/system-deps.sh && .venv/bin/python bench/provision.py

@@ -25,12 +25,12 @@ import yaml
 
 from control_plane.apiclient.config import write as write_client_config
 from control_plane.apiserver.auth import new_token
+from control_plane.bundle import CONTROL_PLANE_TAINT, static_pod
 from control_plane.pki import create_ca, issue_server_cert
 from raftstore import procs
 from raftstore.config import write_secret
 
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
-CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 LAB_ELECTION = [
     "--leader-elect-lease-duration",
     "4",
@@ -211,9 +211,7 @@ class LocalCluster:
         """Stop every agent, then every container of every host; returns how many
         processes were stopped.  Containers are stopped in parallel (each may use its
         grace period), so `down` takes about one grace period, not one per container."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from node_agent.runtime.process import ProcessRuntime
+        from node_agent.teardown import stop_containers
 
         stopped = 0
         for host in self.hosts:
@@ -221,39 +219,5 @@ class LocalCluster:
                 progress(f"stopping the agent of {host.name}")
                 procs.stop(self.agent_pidfile(host))
                 stopped += 1
-        work = []
-        for host in self.hosts:
-            runtime = ProcessRuntime(self.home(host) / "var/lib/skiff/containers")
-            work += [(host.name, runtime, uid, name) for uid, name in runtime.containers()]
-
-        def stop_one(item: tuple[str, ProcessRuntime, str, str]) -> int:
-            host, runtime, uid, name = item
-            state = runtime.status(uid, name)
-            running = state is not None and state.state == "running"
-            if running:
-                progress(f"stopping {name} on {host}")
-                runtime.stop(uid, name, grace=10)
-            runtime.remove(uid, name)
-            return int(running)
-
-        with ThreadPoolExecutor(max(1, min(16, len(work)))) as pool:
-            stopped += sum(pool.map(stop_one, work))
-        return stopped
-
-
-def static_pod(name: str, argv: list[str]) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": "kube-system",
-            "labels": {"tier": "control-plane", "component": name},
-        },
-        "spec": {
-            "containers": [{"name": name, "image": "skiff", "command": argv}],
-            "restartPolicy": "Always",
-            "priorityClassName": "system-node-critical",
-            "terminationGracePeriodSeconds": 10,
-        },
-    }
+        runtimes = {h.name: self.home(h) / "var/lib/skiff/containers" for h in self.hosts}
+        return stopped + stop_containers(runtimes, grace=10, progress=progress)

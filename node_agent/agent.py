@@ -112,6 +112,7 @@ class Agent:
         if self.cfg.manifests_dir is None:
             worker.set_static_pods([])
             return
+        failing: dict[str, str] = {}  # pod -> the last error, so each new one is logged once
         while not self.stop.is_set():
             pods = staticpods.load(self.cfg.manifests_dir, self.cfg.node_name)
             worker.set_static_pods(pods)
@@ -119,8 +120,11 @@ class Agent:
                 for pod in pods:
                     try:
                         staticpods.ensure_mirror(self.api, pod, self.cfg.node_name)
+                        failing.pop(pod.name, None)
                     except ApiClientError as err:
-                        log.debug("mirror of %s: %s", pod.name, err.message)
+                        if failing.get(pod.name) != err.message:
+                            log.warning("static pod %s has no mirror pod: %s", pod.name, err.message)
+                        failing[pod.name] = err.message
             self.stop.wait(STATIC_PERIOD)
 
     def _log_server(self, worker: PodWorker) -> LogServer | None:

@@ -8,4 +8,4 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff";  ruff check .
 echo "== mypy";  mypy
 echo "== import contracts"; lint-imports
-echo "== pytest"; pytest -q -p no:cacheprovider "$@"
+echo "== pytest"; pytest -q -p no:cacheprovider --durations=15 "$@"

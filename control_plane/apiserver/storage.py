@@ -51,9 +51,14 @@ class ObjectStore:
 
     def get(self, res: Resource, ns: str | None, name: str, serializable: bool = False) -> Obj:
         """The object; `serializable` reads the local member (maybe stale: only for a
-        read that a compare-and-set will check anyway)."""
+        read that a compare-and-set will check anyway).  A local read that finds nothing
+        is asked again of the leader before answering 404: the member may not have
+        applied the create yet (seen: a pod bound right after its creation got 404 and
+        the scheduler dropped it)."""
         try:
             found = self.client.get(res.key(ns, name), serializable=serializable)
+            if not found.kvs and serializable:
+                found = self.client.get(res.key(ns, name))
         except store_errors.StoreError as err:
             raise from_store(err) from None
         if not found.kvs:

@@ -3,8 +3,10 @@ who holds the scheduler and controller-manager Leases."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +17,7 @@ from control_plane.apiclient.config import ClientConfig
 from control_plane.apiclient.errors import ApiClientError
 from control_plane.cli.context import api_config
 from control_plane.cli.humanize import duration
-from control_plane.cli.output import OUTPUT_OPTION, Output, emit, table
+from control_plane.cli.output import OUTPUT_OPTION, Output, emit, fail, table
 from control_plane.clock import parse_rfc3339
 
 Obj = dict[str, Any]
@@ -108,8 +110,13 @@ def _member_cells(m: Obj | None) -> list[str]:
     if not m.get("reachable"):
         return [m.get("name") or "?", m["endpoint"], "UNREACHABLE", "-", "-"]
     role = "leader" if m.get("leader") else "follower"
-    return [m.get("name") or m.get("memberId", "?"), m["endpoint"], role, str(m.get("raftTerm", "")),
-            str(m.get("revision", ""))]
+    return [
+        m.get("name") or m.get("memberId", "?"),
+        m["endpoint"],
+        role,
+        str(m.get("raftTerm", "")),
+        str(m.get("revision", "")),
+    ]
 
 
 def _holder(lease: Obj | None, now: float) -> str:
@@ -122,3 +129,84 @@ def _holder(lease: Obj | None, now: float) -> str:
     ago = now - renewed
     expired = isinstance(lease.get("leaseDurationSeconds"), int) and ago > lease["leaseDurationSeconds"]
     return f"{text} (renewed {duration(ago)} ago{', lease expired' if expired else ''})"
+
+
+@app.command("assets")
+def assets(
+    directory: Path = typer.Option(..., "--dir", help="Where the assets live on the controller."),
+    masters: list[str] = typer.Option([], "--master", help="NAME=ADDRESS of a master (repeat)."),
+    nodes: list[str] = typer.Option([], "--node", help="NAME=ADDRESS of a worker node (repeat)."),
+    install_dir: str = typer.Option("/opt/skiff", "--install-dir", help="Where Skiff is installed on hosts."),
+    version: str = typer.Option("", "--version", help="The installed version (in the manifests)."),
+    build: str = typer.Option(
+        "", "--build", help="The installed build (`skiff cluster wheelhouse`'s digest)."
+    ),
+    lease_duration: float = typer.Option(15, "--leader-elect-lease-duration", help="For the components."),
+    renew_deadline: float = typer.Option(10, "--leader-elect-renew-deadline", help="For the components."),
+    retry_period: float = typer.Option(2, "--leader-elect-retry-period", help="For the components."),
+    output: Output = OUTPUT_OPTION,
+) -> None:
+    """Make the cluster's CA, host certificates, tokens and store secret (what is missing
+    only; a host's certificate is re-issued when its address changed), and each host's
+    /etc/skiff as `hosts/NAME/etc-skiff.tar` (rewritten only when it changed).  Prints
+    what it wrote, or `unchanged`.  Used by the Ansible playbooks and `skiff node join`.
+
+    Example:
+      skiff cluster assets --dir ./assets --master m1=10.0.0.1 --master m2=10.0.0.2 \\
+        --master m3=10.0.0.3 --node n1=10.0.0.4
+    """
+    from control_plane.assets import Assets, parse_hosts
+    from control_plane.bundle import Settings, write_bundle
+
+    try:
+        master_specs = parse_hosts(masters, "master")
+        hosts = master_specs + parse_hosts(nodes, "node")
+        made = Assets(directory)
+        written = made.ensure(hosts)
+        settings = Settings(
+            install_dir=install_dir,
+            version=version,
+            build=build,
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+            taint_masters=len(hosts) > 1,
+        )
+        for host in hosts:
+            bundle = write_bundle(made, host, master_specs, settings)
+            if bundle is not None:
+                written.append(str(bundle.relative_to(made.root)))
+    except (ValueError, OSError) as err:
+        fail(str(err))
+    if output == Output.table:
+        print("\n".join(f"wrote {w}" for w in written) or "unchanged")
+    else:
+        emit({"dir": str(directory.resolve()), "written": written}, output)
+
+
+@app.command("wheelhouse")
+def wheelhouse(
+    source: Path = typer.Option(
+        Path(__file__).resolve().parents[2],
+        "--source",
+        help="Skiff's source tree (default: the one this skiff runs from).",
+    ),
+    out: Path = typer.Option(..., "--out", help="The wheelhouse directory (OUT.tar is made next to it)."),
+    output: Output = OUTPUT_OPTION,
+) -> None:
+    """Build the wheelhouse hosts install from, offline: Skiff and its dependencies in one
+    tar.  Rebuilt only when the source changed; prints `built DIGEST` or `unchanged DIGEST`.
+
+    Example:
+      skiff cluster wheelhouse --out run/wheelhouse
+    """
+    from control_plane.wheelhouse import WheelhouseError, build
+
+    try:
+        made = build(source, out)
+    except (WheelhouseError, OSError, subprocess.TimeoutExpired) as err:
+        fail(str(err))
+    if output == Output.table:
+        print(f"{'built' if made.changed else 'unchanged'} {made.digest}")
+    else:
+        emit({"changed": made.changed, "digest": made.digest, "tar": str(made.tar)}, output)

@@ -17,12 +17,15 @@ from control_plane.cli import (
     get_cmd,
     lab_cmd,
     logs_cmd,
+    node_cmd,
     scale_cmd,
     scheduler_cmd,
     store_cmd,
+    supervise_cmd,
     token_cmd,
     top_cmd,
     up_cmd,
+    wait_cmd,
 )
 
 app = typer.Typer(help="Skiff: a small Kubernetes-style cluster manager.", no_args_is_help=True,
@@ -55,12 +58,17 @@ app.command("cordon")(cordon_cmd.cordon)
 app.command("uncordon")(cordon_cmd.uncordon)
 app.command("drain")(drain_cmd.drain)
 app.command("logs")(logs_cmd.logs)
+app.command("wait")(wait_cmd.wait)
+app.add_typer(node_cmd.app, name="node")
+app.command("ssh")(node_cmd.ssh)
 app.add_typer(top_cmd.app, name="top")
 app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(lab_cmd.app, name="lab")
 app.command("controller-manager")(controller_manager_cmd.controller_manager)
 app.command("agent")(agent_cmd.agent)
+app.command("reset")(agent_cmd.reset)
+app.add_typer(supervise_cmd.app, name="supervise")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)
 

@@ -67,8 +67,12 @@ def delete_namespace_if_exists(ns: str) -> None:
 
 
 def delete_link_if_exists(link: str) -> None:
+    """Idempotent.  A host's veth goes away on its own when its namespace is deleted, a
+    moment later: a link that vanishes between the check and the delete is not an error."""
     if link in links():
-        run(["ip", "link", "del", link])
+        run(["ip", "link", "del", link], check=False)
+        if link in links():
+            run(["ip", "link", "del", link])
 
 
 def block(ns: str, peers: list[str]) -> None:

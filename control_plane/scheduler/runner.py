@@ -150,9 +150,12 @@ class Scheduler:
             self.client.create(paths.path(PODS, meta["namespace"], meta["name"], "binding"), body)
         except StatusError as err:
             self.cache.forget(key)
-            if err.code in (404, 409):  # gone, or bound elsewhere: the informer will tell
+            if err.code == 409:  # bound elsewhere or being deleted: the informer will tell
                 log.info("binding %s to %s: %s", key, node, err.message)
                 return
+            # Anything else, 404 included, is tried again: a pod that is really gone
+            # leaves the queue with the informer's DELETED event (a retry then finds no
+            # object and does nothing); one the server could not see yet is not lost.
             self._retry_later(key, err.message)
             return
         except ApiClientError as err:

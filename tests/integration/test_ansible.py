@@ -88,28 +88,6 @@ def _recap(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
     return {line.split()[0]: line for line in tail.splitlines() if "ok=" in line}
 
 
-def test_site_installs_skiff_on_every_lab_host_idempotently(lab: dict[str, object]) -> None:
-    inventory = Path(str(lab["inventory"]))
-    done = playbook(inventory, "site.yml")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    recap = _recap(done)
-    assert sorted(recap) == ["m1", "m2", "m3", "n1"], done.stdout[-2000:]
-    assert all("unreachable=0" in line and "failed=0" in line for line in recap.values()), recap
-    ssh = ["ssh", "-F", str(lab["ssh_config"])]
-    for host in recap:
-        out = subprocess.run(
-            [*ssh, host, "/opt/skiff/venv/bin/skiff --help"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert out.returncode == 0 and "Kubernetes-style" in out.stdout, out.stderr
-    again = playbook(inventory, "site.yml")
-    assert again.returncode == 0, again.stdout[-3000:]
-    assert all("changed=0" in line for line in _recap(again).values()), _recap(again)
-
-
 def _variant(lab: dict[str, object], tmp_path: Path, change: str) -> Path:
     inventory = yaml.safe_load(Path(str(lab["inventory"])).read_text())
     groups = inventory["all"]["children"]
