@@ -69,8 +69,7 @@ class LocalCluster:
         procs.kill(self.pidfile(m))
 
     def stop(self) -> None:
-        for m in self.members:
-            procs.stop(self.pidfile(m))
+        procs.stop_all([self.pidfile(m) for m in self.members])
 
     def alive(self, m: MemberSpec) -> bool:
         return procs.read(self.pidfile(m)) is not None

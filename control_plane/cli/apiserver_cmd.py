@@ -80,5 +80,8 @@ def apiserver(
     verify: ssl.SSLContext | bool = True
     if agent_ca:
         verify = ssl.create_default_context(cafile=str(agent_ca))
+    # Watches are long requests: on SIGTERM they get 2 s to end, then they are cut (their
+    # clients resume on another master), instead of holding the shutdown for minutes.
     uvicorn.run(build_app(handlers, tokens, verify), host=host, port=port, log_level="warning",
-                access_log=False, ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key))
+                access_log=False, ssl_certfile=str(tls_cert), ssl_keyfile=str(tls_key),
+                timeout_graceful_shutdown=2)

@@ -75,9 +75,9 @@ class ControlPlane:
             for pidfile in self.pidfiles.values():
                 procs.signal_pidfile(pidfile, signal.SIGUSR1)
             time.sleep(1.0)  # the dump is written asynchronously by each process
-        for name, pidfile in self.pidfiles.items():
-            procs.stop(pidfile)
-            if dump:
+        procs.stop_all(list(self.pidfiles.values()))
+        if dump:
+            for name in self.pidfiles:
                 print(f"---- {name} log tail ----\n{self.log_tail(name, 200)}")
 
 
