@@ -119,7 +119,8 @@ class Agent:
             if self.api is not None:
                 for pod in pods:
                     try:
-                        staticpods.ensure_mirror(self.api, pod, self.cfg.node_name)
+                        if staticpods.ensure_mirror(self.api, pod, self.cfg.node_name):
+                            worker.report_again(pod.uid)
                         failing.pop(pod.name, None)
                     except ApiClientError as err:
                         if failing.get(pod.name) != err.message:

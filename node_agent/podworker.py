@@ -113,6 +113,15 @@ class PodWorker:
         for uid in gone + [p.uid for p in pods]:
             self.queue.add(uid)
 
+    def report_again(self, uid: str) -> None:
+        """Post the pod's status at the next sync even if it did not change (its mirror pod
+        was just created again: the last report may have gone to the one it replaced)."""
+        with self._lock:
+            memory = self._memory.get(uid)
+            if memory is not None:
+                memory.reported = None
+        self.queue.add(uid)
+
     def desired(self) -> list[DesiredPod]:
         with self._lock:
             return list(self._desired.values())

@@ -81,15 +81,16 @@ def mirror_object(desired: DesiredPod, node_name: str) -> Obj:
     }
 
 
-def ensure_mirror(api: ApiClient, desired: DesiredPod, node_name: str) -> None:
-    """Create the mirror pod; replace one left from an older version of the manifest."""
+def ensure_mirror(api: ApiClient, desired: DesiredPod, node_name: str) -> bool:
+    """Create the mirror pod; replace one left from an older version of the manifest.
+    True when it created one (its status must then be reported again)."""
     name = mirror_name(desired.obj, node_name)
     path = paths.path(PODS, desired.namespace, name)
     try:
         current = api.get(path)
         hashes = (current["metadata"].get("annotations") or {}).get(MIRROR)
         if hashes == desired.obj["metadata"]["annotations"][MIRROR]:
-            return
+            return False
         api.delete(path, grace=0)
     except StatusError as err:
         if err.code != 404:
@@ -99,3 +100,5 @@ def ensure_mirror(api: ApiClient, desired: DesiredPod, node_name: str) -> None:
     except StatusError as err:
         if err.code != 409:
             raise
+        return False
+    return True

@@ -146,3 +146,16 @@ def test_a_container_the_runtime_cannot_run_waits_with_a_reason() -> None:
     waiting = last_state(api)["state"]["waiting"]
     assert waiting["reason"] == "CreateContainerConfigError" and "has none" in waiting["message"]
     assert api.statuses[-1][1]["phase"] == "Pending" and runtime.started == []
+
+
+def test_an_unchanged_status_is_posted_again_when_asked() -> None:
+    # A static pod's mirror was created again (new manifest): the last report may have
+    # gone to the mirror it replaced, so the same status must be posted once more.
+    worker, _runtime, api = setup()
+    worker.sync("u1")
+    worker.sync("u1")
+    posted = len(api.statuses)
+    assert posted == 1  # nothing changed: nothing posted
+    worker.report_again("u1")
+    worker.sync("u1")
+    assert len(api.statuses) == 2 and api.statuses[-1] == api.statuses[0]
