@@ -109,8 +109,24 @@ def client_config(servers: list[str], ca: str, token: str) -> dict[str, Any]:
     }
 
 
-def control_plane_args(host: HostSpec, masters: list[HostSpec], s: Settings) -> dict[str, list[str]]:
+@dataclass(frozen=True)
+class Layout:
+    """Where a master's files are: `/etc/skiff` and `/var/lib/skiff` on a real host; a
+    directory per host for `skiff up` (control_plane/localcluster.py)."""
+
+    etc: str = ETC
+    data: str = "/var/lib/skiff"
+    store_secret: str = f"{ETC}/store.secret"
+    admin_token: str = f"{ETC}/admin.token"
+    bootstrap_token: str = f"{ETC}/cluster-bootstrap.token"
+    ca: str = f"{ETC}/pki/ca.crt"
+
+
+def control_plane_args(
+    host: HostSpec, masters: list[HostSpec], s: Settings, at: Layout | None = None
+) -> dict[str, list[str]]:
     """The skiff arguments of each static pod of a master."""
+    at = at or Layout()
     initial = ",".join(f"{m.name}={m.address}:{s.peer_port}" for m in masters)
     endpoints = ",".join(f"{m.address}:{s.client_port}" for m in masters)
     election = [
@@ -128,7 +144,7 @@ def control_plane_args(host: HostSpec, masters: list[HostSpec], s: Settings) -> 
             "--name",
             host.name,
             "--data-dir",
-            "/var/lib/skiff/store",
+            f"{at.data}/store",
             "--client-addr",
             f"{host.address}:{s.client_port}",
             "--peer-addr",
@@ -136,7 +152,7 @@ def control_plane_args(host: HostSpec, masters: list[HostSpec], s: Settings) -> 
             "--initial-cluster",
             initial,
             "--secret-file",
-            f"{ETC}/store.secret",
+            at.store_secret,
         ],
         "apiserver": [
             "apiserver",
@@ -145,20 +161,20 @@ def control_plane_args(host: HostSpec, masters: list[HostSpec], s: Settings) -> 
             "--listen",
             f"{host.address}:{s.api_port}",
             "--tls-cert-file",
-            f"{ETC}/pki/apiserver.crt",
+            f"{at.etc}/pki/apiserver.crt",
             "--tls-private-key-file",
-            f"{ETC}/pki/apiserver.key",
+            f"{at.etc}/pki/apiserver.key",
             "--admin-token-file",
-            f"{ETC}/admin.token",
+            at.admin_token,
             "--bootstrap-token-file",
-            f"{ETC}/cluster-bootstrap.token",
+            at.bootstrap_token,
             "--kubelet-certificate-authority",
-            f"{ETC}/pki/ca.crt",
+            at.ca,
         ],
-        "scheduler": ["--config", f"{ETC}/admin.conf", "scheduler", "--identity", host.name, *election],
+        "scheduler": ["--config", f"{at.etc}/admin.conf", "scheduler", "--identity", host.name, *election],
         "controller-manager": [
             "--config",
-            f"{ETC}/admin.conf",
+            f"{at.etc}/admin.conf",
             "controller-manager",
             "--identity",
             host.name,

@@ -25,20 +25,15 @@ import yaml
 
 from control_plane.apiclient.config import write as write_client_config
 from control_plane.apiserver.auth import new_token
-from control_plane.bundle import CONTROL_PLANE_TAINT, static_pod
+from control_plane.assets import HostSpec
+from control_plane.bundle import CONTROL_PLANE_TAINT, Layout, Settings, control_plane_args, static_pod
 from control_plane.pki import create_ca, issue_server_cert
 from raftstore import procs
 from raftstore.config import write_secret
 
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
-LAB_ELECTION = [
-    "--leader-elect-lease-duration",
-    "4",
-    "--leader-elect-renew-deadline",
-    "3",
-    "--leader-elect-retry-period",
-    "0.5",
-]
+# Quick failover of the scheduler and controller manager on one machine (seconds).
+LAB_ELECTION = Settings(lease_duration=4, renew_deadline=3, retry_period=0.5)
 Obj = dict[str, Any]
 
 
@@ -132,70 +127,24 @@ class LocalCluster:
 
     def _manifests(self, host: Host, ca: Path, admin: Path, bootstrap: Path) -> None:
         home = self.home(host)
-        initial = ",".join(f"{m.name}={m.address}:2380" for m in self.masters)
-        endpoints = ",".join(f"{m.address}:2379" for m in self.masters)
-        cert, key = issue_server_cert(
-            self.pki, home / "etc/skiff/pki", "apiserver", [host.address, "localhost"]
-        )
-        component_config = home / "etc/skiff/admin.conf"
+        etc = home / "etc/skiff"
+        issue_server_cert(self.pki, etc / "pki", "apiserver", [host.address, "localhost"])
+        component_config = etc / "admin.conf"
         shutil.copyfile(self.config_file, component_config)
         component_config.chmod(0o600)
-        pods = {
-            "store": [
-                "store",
-                "run",
-                "--name",
-                host.name,
-                "--data-dir",
-                str(home / "var/lib/skiff/store"),
-                "--client-addr",
-                f"{host.address}:2379",
-                "--peer-addr",
-                f"{host.address}:2380",
-                "--initial-cluster",
-                initial,
-                "--secret-file",
-                str(self.root / "store.secret"),
-            ],
-            "apiserver": [
-                "apiserver",
-                "--store-endpoints",
-                endpoints,
-                "--listen",
-                f"{host.address}:6443",
-                "--tls-cert-file",
-                str(cert),
-                "--tls-private-key-file",
-                str(key),
-                "--admin-token-file",
-                str(admin),
-                "--bootstrap-token-file",
-                str(bootstrap),
-                "--kubelet-certificate-authority",
-                str(ca),
-            ],
-            "scheduler": [
-                "--config",
-                str(component_config),
-                "scheduler",
-                "--identity",
-                host.name,
-                *LAB_ELECTION,
-            ],
-            "controller-manager": [
-                "--config",
-                str(component_config),
-                "controller-manager",
-                "--identity",
-                host.name,
-                *LAB_ELECTION,
-            ],
-        }
+        layout = Layout(
+            etc=str(etc),
+            data=str(home / "var/lib/skiff"),
+            store_secret=str(self.root / "store.secret"),
+            admin_token=str(admin),
+            bootstrap_token=str(bootstrap),
+            ca=str(ca),
+        )
+        masters = [HostSpec(m.name, m.address, "master") for m in self.masters]
+        pods = control_plane_args(HostSpec(host.name, host.address, "master"), masters, LAB_ELECTION, layout)
         for name, args in pods.items():
             manifest = static_pod(name, [*SKIFF, *args])
-            (home / "etc/skiff/manifests" / f"{name}.yaml").write_text(
-                yaml.safe_dump(manifest, sort_keys=False)
-            )
+            (etc / "manifests" / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
 
     # ---- running ---------------------------------------------------------------------
     def start(self) -> None:
