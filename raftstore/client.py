@@ -153,6 +153,12 @@ class StoreClient:
                 self._clients.append(client)
         return client
 
+    @property
+    def current_endpoint(self) -> str:
+        """The endpoint the next call tries first: after a call from one thread with no
+        other user of this client, the member that answered it."""
+        return self.endpoints[self._current % len(self.endpoints)]
+
     def close(self) -> None:
         with self._clients_lock:
             clients, self._clients = self._clients, []

@@ -8,6 +8,7 @@ from control_plane.cli import (
     agent_cmd,
     apiserver_cmd,
     apply_cmd,
+    chaos_cmd,
     cluster_cmd,
     controller_manager_cmd,
     cordon_cmd,
@@ -69,6 +70,7 @@ app.command("controller-manager")(controller_manager_cmd.controller_manager)
 app.command("agent")(agent_cmd.agent)
 app.command("reset")(agent_cmd.reset)
 app.add_typer(supervise_cmd.app, name="supervise")
+app.add_typer(chaos_cmd.app, name="chaos")
 app.command("up")(up_cmd.up)
 app.command("down")(up_cmd.down)
 

@@ -127,6 +127,13 @@ class ProcessRuntime:
         with self._locks.hold((pod_uid, name)):
             self._stop_locked(cdir, grace)
 
+    def signal(self, pod_uid: str, name: str, sig: int) -> bool:
+        """Send `sig` to the running container's process group (`docker kill --signal`);
+        False if it is not running.  The run's identity (PID + start time) is checked,
+        so a recycled PID is never signalled."""
+        run = self._dir(pod_uid, name).run_record()
+        return run is not None and run.container.signal_group(sig)
+
     def remove(self, pod_uid: str, name: str) -> None:
         cdir = self._dir(pod_uid, name)
         with self._locks.hold((pod_uid, name)):
