@@ -1,4 +1,4 @@
-.PHONY: demo test down bench bench-scheduler bench-provision
+.PHONY: demo test down bench bench-scheduler bench-provision bench-chaos
 
 demo:  ## a local HA cluster (3 masters, 2 workers) with a sample deployment
 	bash scripts/demo.sh
@@ -17,3 +17,6 @@ bench-scheduler:  ## 1,000 hollow nodes, 5,000 pods through 3 API servers (write
 
 bench-provision:  ## site.yml and join.yml against 3+3 lab hosts over SSH, root (writes bench/results/provision.json)
 	bash scripts/venv.sh && bash scripts/system-deps.sh && .venv/bin/python bench/provision.py
+
+bench-chaos:  ## 30 leader kills under load: Skiff's store, etcd (anchor), a whole skiff up cluster (writes bench/results/chaos.json)
+	bash scripts/venv.sh && bash scripts/system-deps.sh && .venv/bin/python bench/chaos.py

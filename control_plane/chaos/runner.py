@@ -25,7 +25,8 @@ from control_plane.apiclient.errors import ApiClientError, StatusError
 from control_plane.chaos import checks, linearizable
 from control_plane.chaos.checks import Anomaly
 from control_plane.chaos.history import History
-from control_plane.chaos.scenarios import NEEDS_PARTITION, plan, store_leader
+from control_plane.chaos.hostops import HostFaultError
+from control_plane.chaos.scenarios import NEEDS_PARTITION, Fault, plan, store_leader
 from control_plane.chaos.targets import NotSupported, Target
 from control_plane.chaos.workload import (
     LEASES,
@@ -41,6 +42,7 @@ from raftstore.client import StoreClient, prefix_end
 Progress = Callable[[str], None]
 NAMESPACE = "skiff-chaos"
 DEPLOYMENT = "chaos-workload"
+WARMUP = 2.0
 
 
 @dataclass
@@ -58,7 +60,6 @@ class RunConfig:
     op_timeout: float = 1.0
     replicas: int = 2
     recover_timeout: float = 120.0
-    can_partition: bool = False
 
 
 @dataclass
@@ -83,7 +84,8 @@ class Run:
         self.t0 = time.monotonic()
         self.endpoints = list(target.store_endpoints().values())
         self.keys = StoreKeys(f"/skiff-chaos/{int(time.time())}-{cfg.seed}/", cfg.keys)
-        self.api_config = load_config(target.admin_config())
+        config = target.admin_config()
+        self.api_config = load_config(config) if config is not None else None
         self.lease_names = [f"chaos-{i}" for i in range(cfg.leases)]
         self.initial: dict[str, str | None] = {}
         self.stop = threading.Event()
@@ -92,6 +94,7 @@ class Run:
         return round(time.monotonic() - self.t0, 4)
 
     def api(self, timeout: float = 10.0) -> ApiClient:
+        assert self.api_config is not None, "a store-only target has no API"
         return self.api_config.client(timeout=timeout, user_agent="skiff-chaos")
 
     # ---- the run ---------------------------------------------------------------------
@@ -106,6 +109,7 @@ class Run:
         for t in (watcher, *workers, tracker):
             t.start()
         try:
+            self.stop.wait(WARMUP)  # the first fault lands on a workload already running
             out.faults = self.inject_faults()
             self.progress(f"all faults healed; clients run {self.cfg.settle:g}s more")
             self.stop.wait(self.cfg.settle)
@@ -127,7 +131,7 @@ class Run:
         api: list[threading.Thread] = [
             ApiWorker(f"a{i}", self.api(timeout=self.cfg.op_timeout * 3), NAMESPACE, self.lease_names,
                       self.history, self.clock, self.stop, seed=self.rng.randrange(2**32))
-            for i in range(self.cfg.api_clients)]
+            for i in range(self.cfg.api_clients if self.api_config else 0)]
         return store + api
 
     def track_leader(self) -> None:
@@ -145,21 +149,37 @@ class Run:
             begin = time.monotonic()
             record: dict[str, Any] = {"cycle": i + 1}
             try:
-                fault = plan(self.cfg.scenario, self.target, self.rng, self.cfg.can_partition)
-                record.update(scenario=fault.scenario, hosts=fault.hosts, injected_at=self.clock())
-                self.progress(f"[{i + 1}/{cycles}] {fault.scenario} on {', '.join(fault.hosts)}")
-                fault.inject()
-                self.stop.wait(hold)
-                record["healing_at"] = self.clock()
-                fault.heal()
-                record["healed_at"] = self.clock()
+                fault = plan(self.cfg.scenario, self.target, self.rng, self.target.can_partition)
             except (LookupError, NotSupported) as err:
                 record.update(skipped=str(err), at=self.clock())
                 self.progress(f"[{i + 1}/{cycles}] skipped: {err}")
+            else:
+                record.update(scenario=fault.scenario, hosts=fault.hosts, injected_at=self.clock())
+                self.progress(f"[{i + 1}/{cycles}] {fault.scenario} on {', '.join(fault.hosts)}")
+                self.apply(fault, hold, record)
             faults.append(record)
             self.history.faults.append(record)
             self.stop.wait(max(0.0, self.cfg.interval - (time.monotonic() - begin)))
         return faults
+
+    def apply(self, fault: Fault, hold: float, record: dict[str, Any]) -> None:
+        """Inject, hold, heal.  The heal runs whatever happened (an interrupted run
+        leaves no host partitioned or frozen); errors are recorded, and a cluster left
+        broken shows in the recovery check."""
+        try:
+            fault.inject()
+            time.sleep(hold)
+        except HostFaultError as err:
+            record["error"] = str(err)
+            self.progress(f"    could not inject: {err}")
+        finally:
+            record["healing_at"] = self.clock()
+            try:
+                fault.heal()
+            except HostFaultError as err:
+                record["heal_error"] = str(err)
+                self.progress(f"    could not heal: {err}")
+            record["healed_at"] = self.clock()
 
     # ---- setup and cleanup -----------------------------------------------------------
     def wait_healthy(self, when: str) -> None:
@@ -167,11 +187,13 @@ class Run:
         answers; raises TimeoutError (the run's verdict is then 'not recovered')."""
         deadline = time.monotonic() + self.cfg.recover_timeout
         last = ""
-        with StoreClient(self.endpoints, timeout=2.0) as store, self.api(timeout=3.0) as api:
+        with StoreClient(self.endpoints, timeout=2.0) as store:
             while time.monotonic() < deadline:
                 try:
                     store.get(b"\0skiff/chaos")
-                    api.get("/api/v1/namespaces/default")
+                    if self.api_config is not None:
+                        with self.api(timeout=3.0) as api:
+                            api.get("/api/v1/namespaces/default")
                     return
                 except Exception as err:  # retried until the deadline
                     last = f"{type(err).__name__}: {err}"
@@ -180,11 +202,17 @@ class Run:
                            f"{self.cfg.recover_timeout:g}s ({last})")
 
     def setup(self) -> int:
-        """Create the Leases and the workload deployment; returns the revision the
-        store keys' history starts at."""
-        self.progress(f"workload: {self.cfg.store_clients} store clients on {self.cfg.keys} keys, "
-                      f"{self.cfg.api_clients} API clients on {self.cfg.leases} leases, "
-                      f"deployment {NAMESPACE}/{DEPLOYMENT} x{self.cfg.replicas}")
+        """Create the Leases and the workload deployment (when the target has an API);
+        returns the revision the store keys' history starts at."""
+        self.progress(f"workload: {self.cfg.store_clients} store clients on {self.cfg.keys} keys"
+                      + (f", {self.cfg.api_clients} API clients on {self.cfg.leases} leases, deployment "
+                         f"{NAMESPACE}/{DEPLOYMENT} x{self.cfg.replicas}" if self.api_config else ""))
+        if self.api_config is not None:
+            self.setup_api()
+        with StoreClient(self.endpoints, timeout=10) as store:
+            return store.get(b"\0skiff/chaos").revision + 1
+
+    def setup_api(self) -> None:
         with self.api(timeout=30) as api:
             _create(api, "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                 "metadata": {"name": NAMESPACE}})
@@ -200,8 +228,6 @@ class Run:
                 deployments = paths.path(paths.resource("deployments"), NAMESPACE)
                 _create(api, deployments, workload(self.cfg.replicas))
                 self.wait_deployment(api, "before the run")
-        with StoreClient(self.endpoints, timeout=10) as store:
-            return store.get(b"\0skiff/chaos").revision + 1
 
     def wait_deployment(self, api: ApiClient, when: str) -> None:
         deadline = time.monotonic() + self.cfg.recover_timeout
@@ -217,8 +243,9 @@ class Run:
                            f"{when} within {self.cfg.recover_timeout:g}s (status {status})")
 
     def cleanup(self) -> None:
-        with suppress(Exception), self.api(timeout=15) as api:
-            api.delete(paths.path(paths.resource("namespaces"), None, NAMESPACE))
+        if self.api_config is not None:
+            with suppress(Exception), self.api(timeout=15) as api:
+                api.delete(paths.path(paths.resource("namespaces"), None, NAMESPACE))
         with suppress(Exception), StoreClient(self.endpoints, timeout=10) as store:
             store.delete(self.keys.prefix.encode(), prefix_end(self.keys.prefix.encode()))
 
@@ -267,7 +294,7 @@ class Run:
         out.convergence, diverged = self.converged()
         out.anomalies += diverged
         out.checks["converged"] = not diverged
-        workload_problems = self.check_workload() if self.cfg.replicas else []
+        workload_problems = self.check_workload() if self.cfg.replicas and self.api_config else []
         out.anomalies += workload_problems
         out.checks["workload"] = not workload_problems
 

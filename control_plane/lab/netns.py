@@ -75,8 +75,9 @@ def delete_link_if_exists(link: str) -> None:
             run(["ip", "link", "del", link])
 
 
-def block(ns: str, peers: list[str]) -> None:
-    """Drop all traffic between namespace `ns` and `peers` (IPv4 addresses)."""
+def block(ns: str | None, peers: list[str]) -> None:
+    """Drop all traffic between namespace `ns` (None: the one this process is in) and
+    `peers` (IPv4 addresses)."""
     heal(ns)
     rules = [
         "add table inet skifflab",
@@ -92,5 +93,5 @@ def block(ns: str, peers: list[str]) -> None:
         run(["nft", *rule.split()], netns=ns)
 
 
-def heal(ns: str) -> None:
+def heal(ns: str | None) -> None:
     run(["nft", "delete", "table", "inet", "skifflab"], check=False, netns=ns)
