@@ -1,7 +1,8 @@
 """One chaos run: set up the workload, inject faults on a schedule while the clients
 run, heal, then check everything and write the report.
 
-Schedule: every `interval` seconds a fault of the scenario is injected, held for
+Schedule: every `interval` seconds a fault of the scenario (or of the next scenario of
+a comma-separated list, in turn) is injected, held for
 `hold` seconds and healed; after the last cycle the clients run `settle` seconds more
 on the healed cluster.  Every wait has a deadline; a cluster that does not recover in
 `recover_timeout` seconds is itself a failed check, never a hang.
@@ -26,7 +27,7 @@ from control_plane.chaos import checks, linearizable
 from control_plane.chaos.checks import Anomaly
 from control_plane.chaos.history import History
 from control_plane.chaos.hostops import HostFaultError
-from control_plane.chaos.scenarios import NEEDS_PARTITION, Fault, plan, store_leader
+from control_plane.chaos.scenarios import Fault, plan, store_leader
 from control_plane.chaos.targets import NotSupported, Target
 from control_plane.chaos.workload import (
     LEASES,
@@ -149,7 +150,8 @@ class Run:
             begin = time.monotonic()
             record: dict[str, Any] = {"cycle": i + 1}
             try:
-                fault = plan(self.cfg.scenario, self.target, self.rng, self.target.can_partition)
+                scenario = scenario_of(self.cfg.scenario, i)
+                fault = plan(scenario, self.target, self.rng, self.target.can_partition)
             except (LookupError, NotSupported) as err:
                 record.update(skipped=str(err), at=self.clock())
                 self.progress(f"[{i + 1}/{cycles}] skipped: {err}")
@@ -376,5 +378,7 @@ def workload(replicas: int) -> dict[str, Any]:
     }
 
 
-def needs_partition(scenario: str) -> bool:
-    return scenario in NEEDS_PARTITION
+def scenario_of(scenarios: str, cycle: int) -> str:
+    """The scenario of a cycle: `a,b` takes turns (a, b, a, ...); one name is every cycle's."""
+    names = scenarios.split(",")
+    return names[cycle % len(names)]

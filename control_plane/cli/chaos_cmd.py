@@ -26,7 +26,7 @@ def run(
     scenario: str = typer.Option(..., "--scenario", "-s",
                                  help="kill-leader, kill-random-master, restart-all-masters, "
                                       "partition-leader, partition-minority, kill-agent, pause-leader "
-                                      "or mixed."),
+                                      "or mixed; A,B takes turns."),
     duration: float = typer.Option(120.0, "--duration", min=1, help="Seconds of fault injection."),
     interval: float = typer.Option(10.0, "--interval", min=1, help="Seconds between two faults."),
     hold: float = typer.Option(3.0, "--hold", min=0, help="Seconds each fault lasts before it is healed."),
@@ -70,16 +70,18 @@ def run(
     from control_plane.chaos.runner import Run, RunConfig
     from control_plane.chaos.scenarios import NEEDS_PARTITION, SCENARIOS
 
-    if scenario not in SCENARIOS:
-        fail(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}", code=2)
+    unknown = [s for s in scenario.split(",") if s not in SCENARIOS]
+    if unknown:
+        fail(f"unknown scenario {unknown[0]!r}; choose one of {', '.join(SCENARIOS)}", code=2)
     if interval > duration:
         fail(f"--interval {interval:g} is longer than --duration {duration:g}: no fault would be injected",
              code=2)
     seed = random.randrange(2**31) if seed is None else seed
     report_dir = report_dir or Path("run/chaos") / time.strftime("%Y%m%d-%H%M%S")
     target = _target(ctx, directory, lab, inventory, known_hosts, ssh_key)
-    if scenario in NEEDS_PARTITION and not target.can_partition:
-        fail(f"{scenario} needs a lab or SSH hosts (--lab, -i): a local cluster's hosts share one "
+    partitions = [s for s in scenario.split(",") if s in NEEDS_PARTITION]
+    if partitions and not target.can_partition:
+        fail(f"{partitions[0]} needs a lab or SSH hosts (--lab, -i): a local cluster's hosts share one "
              "network namespace", code=2)
     cfg = RunConfig(scenario=scenario, duration=duration, interval=interval, hold=hold, seed=seed,
                     store_clients=store_clients, api_clients=api_clients, keys=keys, replicas=replicas,

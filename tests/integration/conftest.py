@@ -6,7 +6,8 @@ import itertools
 import shutil
 import ssl
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,13 @@ def _run(request: pytest.FixtureRequest, cluster: LocalCluster) -> Iterator[Loca
         yield cluster
     finally:
         failed = getattr(request.node, "rep_call", None)
-        cluster.stop()
+        if isinstance(cluster, LocalEtcd):
+            # A graceful etcd stop transfers leadership first, to peers that are stopping
+            # too: 7 s per test.  The data is thrown away, so a crash stop will do.
+            for m in cluster.members:
+                cluster.kill(m)
+        else:
+            cluster.stop()
         if failed is not None and failed.failed:
             _dump_logs(cluster)
 
@@ -108,14 +115,15 @@ def control_plane(request: pytest.FixtureRequest, store3: LocalStore,
         cp.close(dump=failed is not None and failed.failed)
 
 
-@pytest.fixture
-def apiserver(request: pytest.FixtureRequest, store3: LocalStore, tmp_path: Path) -> Iterator[ApiServer]:
-    """An API server process (HTTPS, cluster CA, admin token) on a real 3-member store."""
+@contextmanager
+def running_apiserver(store: LocalStore, tmp_path: Path, show_log: Callable[[], bool]) -> Iterator[ApiServer]:
+    """An API server process (HTTPS, cluster CA, admin token) on `store`; its log tail is
+    printed at the end when `show_log()` says so (the test failed)."""
     from control_plane.apiserver.auth import new_token
     from control_plane.pki import create_ca, issue_server_cert
     from raftstore import procs
 
-    host = store3.members[0].host
+    host = store.members[0].host
     pki = tmp_path / "pki"
     ca, _ = create_ca(pki)
     cert, key = issue_server_cert(pki, pki, "apiserver", [host, "localhost"])
@@ -124,7 +132,7 @@ def apiserver(request: pytest.FixtureRequest, store3: LocalStore, tmp_path: Path
     token_file.write_text(token + "\n")
     pidfile, logfile = tmp_path / "apiserver.pid", tmp_path / "apiserver.log"
     procs.start([sys.executable, "-m", "control_plane.cli.main", "apiserver", "--store-endpoints",
-                 ",".join(store3.endpoints), "--listen", f"{host}:6443", "--tls-cert-file", str(cert),
+                 ",".join(store.endpoints), "--listen", f"{host}:6443", "--tls-cert-file", str(cert),
                  "--tls-private-key-file", str(key), "--admin-token-file", str(token_file)],
                 pidfile, logfile)
     server = ApiServer(f"https://{host}:6443", ca, token)
@@ -135,6 +143,34 @@ def apiserver(request: pytest.FixtureRequest, store3: LocalStore, tmp_path: Path
         yield server
     finally:
         procs.stop(pidfile)
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed and logfile.exists():
+        if show_log() and logfile.exists():
             print("---- apiserver log tail ----\n" + "\n".join(logfile.read_text().splitlines()[-40:]))
+
+
+def _failed(request: pytest.FixtureRequest) -> Callable[[], bool]:
+    def failed() -> bool:
+        rep = getattr(request.node, "rep_call", None)
+        return rep is not None and bool(rep.failed)
+    return failed
+
+
+@pytest.fixture
+def apiserver(request: pytest.FixtureRequest, store3: LocalStore, tmp_path: Path) -> Iterator[ApiServer]:
+    """An API server process (HTTPS, cluster CA, admin token) on a real 3-member store."""
+    with running_apiserver(store3, tmp_path, _failed(request)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """One API server and store for a module's tests that each leave them as they found
+    them (bad requests): a fresh pair per case costs 4-5 s of start-up."""
+    base = tmp_path_factory.mktemp("shared-api")
+    store = LocalStore(base / "store", 3, subnet=next_subnet())
+    try:
+        store.start()
+        store.wait_ready(timeout=40)
+        with running_apiserver(store, base, lambda: False) as server:
+            yield server
+    finally:
+        store.stop()

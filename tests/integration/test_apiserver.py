@@ -139,9 +139,9 @@ def test_watch_from_a_compacted_version_is_410(apiserver: ApiServer, store3: Loc
     ({"kind": "Node", "metadata": {"name": "k"}, "spec": {"containers": [{"name": "c"}]}}, 422, "kind"),
     ([1, 2], 422, "JSON object"),
 ])
-def test_invalid_objects_are_422_naming_the_field(apiserver: ApiServer, body: Any, status: int,
+def test_invalid_objects_are_422_naming_the_field(shared_apiserver: ApiServer, body: Any, status: int,
                                                   says: str) -> None:
-    with apiserver.client() as api:
+    with shared_apiserver.client() as api:
         resp = api.post(PODS, json=body)
     assert resp.status_code == status, resp.text
     status_obj = resp.json()
@@ -150,8 +150,8 @@ def test_invalid_objects_are_422_naming_the_field(apiserver: ApiServer, body: An
         assert status_obj["details"]["causes"]
 
 
-def test_other_bad_requests(apiserver: ApiServer) -> None:
-    with apiserver.client() as api:
+def test_other_bad_requests(shared_apiserver: ApiServer) -> None:
+    with shared_apiserver.client() as api:
         assert api.post(PODS, content=b"{not json", headers={"content-type": "application/json"}
                         ).status_code == 400
         huge = pod("huge")

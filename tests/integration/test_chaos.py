@@ -1,5 +1,5 @@
 """`skiff chaos run` against a real local cluster (3 masters, 1 worker): kill the store
-leader under load, restart every master, and the run's own checks must pass.
+leader under load (3 kills), restart every master, and the run's own checks must pass.
 
 One cluster for the module; every run is a subprocess of the real CLI, and the cluster
 is taken down even when a test fails."""
@@ -57,16 +57,16 @@ def load(report: Path) -> dict[str, Any]:
 
 
 def test_kill_leader_under_load_loses_nothing(cluster: Path, tmp_path: Path) -> None:
-    code, out, err = chaos(cluster, tmp_path / "r", "--scenario", "kill-leader", "--duration", "40",
+    code, out, err = chaos(cluster, tmp_path / "r", "--scenario", "kill-leader", "--duration", "30",
                            "--interval", "10", "--hold", "3", "--seed", "11", "--replicas", "1")
     report = load(tmp_path / "r")
     assert code == 0, f"{out}\n{err}"
     assert report.keys() >= REPORT_KEYS
     assert report["ok"] is True and report["anomalies"] == 0
     assert report["acknowledged_lost"] == 0 and report["duplicated"] == 0
-    assert report["faults"] == 4
+    assert report["faults"] == 3
     # the leader really was killed each time: a new one was elected after each kill
-    assert report["leader_changes"] >= 4
+    assert report["leader_changes"] >= 3
     assert all(f["scenario"] == "kill-leader" and len(f["hosts"]) == 1 for f in report["fault_log"])
     assert report["checks"] == {"recovered": True, "clients": True, "linearizable": True,
                                 "no-lost-or-duplicated-writes": True, "watch": True, "converged": True,
@@ -81,8 +81,8 @@ def test_kill_leader_under_load_loses_nothing(cluster: Path, tmp_path: Path) -> 
 
 
 def test_restart_all_masters_loses_nothing(cluster: Path, tmp_path: Path) -> None:
-    code, out, err = chaos(cluster, tmp_path / "r", "--scenario", "restart-all-masters", "--duration", "30",
-                           "--interval", "30", "--hold", "2", "--seed", "5", "--replicas", "1",
+    code, out, err = chaos(cluster, tmp_path / "r", "--scenario", "restart-all-masters", "--duration", "25",
+                           "--interval", "25", "--hold", "2", "--seed", "5", "--replicas", "1",
                            "-o", "json")
     report = load(tmp_path / "r")
     assert code == 0, f"{out}\n{err}"
@@ -97,8 +97,8 @@ def test_restart_all_masters_loses_nothing(cluster: Path, tmp_path: Path) -> Non
 def test_bad_requests_get_one_clear_line(cluster: Path, tmp_path: Path) -> None:
     code, _, err = chaos(cluster, tmp_path / "r", "--scenario", "nope")
     assert code == 2 and "unknown scenario 'nope'" in err
-    code, _, err = chaos(cluster, tmp_path / "r", "--scenario", "partition-leader", "--duration", "5",
-                         "--interval", "5")
-    assert code == 2 and "needs a lab" in err
+    code, _, err = chaos(cluster, tmp_path / "r", "--scenario", "kill-leader,partition-minority",
+                         "--duration", "5", "--interval", "5")
+    assert code == 2 and "partition-minority needs a lab" in err
     code, _, err = chaos(tmp_path / "none", tmp_path / "r", "--scenario", "kill-leader")
     assert code == 2 and "skiff up" in err
