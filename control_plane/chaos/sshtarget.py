@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,12 +130,16 @@ class SshTarget:
     def running_pods(self) -> dict[str, list[str]]:
         """Pod UID -> hosts running it; a host that does not answer (one taken out of
         the cluster, say) runs nothing the cluster counts on, and is left out."""
-        found: dict[str, list[str]] = {}
-        for h in self.inventory.hosts:
+        def pods(name: str) -> list[str]:
             try:
-                uids = json.loads(self.host(h.name, "pods"))
+                return list(json.loads(self.host(name, "pods")))
             except (HostFaultError, ValueError):
-                continue
-            for uid in uids:
-                found.setdefault(uid, []).append(h.name)
+                return []
+
+        names = [h.name for h in self.inventory.hosts]
+        found: dict[str, list[str]] = {}
+        with ThreadPoolExecutor(8) as pool:  # one SSH round trip per host, all at once
+            for name, uids in zip(names, pool.map(pods, names), strict=True):
+                for uid in uids:
+                    found.setdefault(uid, []).append(name)
         return found

@@ -174,3 +174,21 @@ def shared_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiSe
             yield server
     finally:
         store.stop()
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One `skiff up` cluster (3 masters, 2 workers on 127.0.60.N) for every module that
+    needs a whole local cluster (`test_chaos`, `test_local_cluster`): it takes half a
+    minute to start and stop on 2 cores.  Always taken down at the end of the session."""
+    from control_plane.localcluster import LocalCluster as SkiffCluster
+
+    root = tmp_path_factory.mktemp("local") / "cluster"
+    local = SkiffCluster(root, 3, 2, subnet="127.0.60")
+    try:
+        local.create()
+        local.start()
+        yield root
+    finally:
+        local.discover()
+        local.down()

@@ -1,21 +1,19 @@
-"""`skiff chaos run` against a real local cluster (3 masters, 1 worker): kill the store
+"""`skiff chaos run` against a real local cluster (3 masters, 2 workers): kill the store
 leader under load (3 kills), restart every master, and the run's own checks must pass.
 
-One cluster for the module; every run is a subprocess of the real CLI, and the cluster
-is taken down even when a test fails."""
+The cluster is the session's `local_cluster` (shared with `test_local_cluster`, which
+runs after this module and takes it down); every run is a subprocess of the real CLI."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from control_plane.localcluster import LocalCluster
 from raftstore import procs
 
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
@@ -24,17 +22,9 @@ REPORT_KEYS = {"ok", "anomalies", "acknowledged_lost", "duplicated", "operations
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("chaos") / "cluster"
-    local = LocalCluster(root, 3, 1, subnet="127.0.61")
-    try:
-        local.create()
-        local.start()
-        procs.wait_for(lambda: _healthy(root), 180, interval=1.0, what="the chaos cluster to be ready")
-        yield root
-    finally:
-        local.discover()
-        local.down()
+def cluster(local_cluster: Path) -> Path:
+    procs.wait_for(lambda: _healthy(local_cluster), 180, interval=1.0, what="the local cluster to be ready")
+    return local_cluster
 
 
 def _healthy(root: Path) -> bool:

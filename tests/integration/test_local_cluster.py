@@ -1,8 +1,9 @@
 """`skiff up` end to end on loopback: 3 masters and 2 workers as directory hosts with
 their own addresses, the control plane as static pods, real agents, real processes.
 
-One cluster for the whole module (it takes a while to start on 2 cores); the tests
-run in order on it, and `skiff down` at the end must leave no process behind."""
+One cluster (the session's `local_cluster`, shared with `test_chaos`: it takes a while
+to start on 2 cores); the tests run in order on it, and `skiff down` at the end must
+leave no process behind."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +78,8 @@ def wait(what: str, check: Any, timeout: float = 120) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("local") / "cluster"
-    local = LocalCluster(root, 3, 2, subnet="127.0.60")
-    try:
-        local.create()
-        local.start()
-        yield root
-    finally:
-        local.discover()
-        local.down()
+def cluster(local_cluster: Path) -> Path:
+    return local_cluster
 
 
 def test_up_gives_five_ready_nodes_and_twelve_control_plane_pods(cluster: Path) -> None:
