@@ -47,8 +47,8 @@ def load(report: Path) -> dict[str, Any]:
 
 
 def test_kill_leader_under_load_loses_nothing(cluster: Path, tmp_path: Path) -> None:
-    code, out, err = chaos(cluster, tmp_path / "r", "--scenario", "kill-leader", "--duration", "30",
-                           "--interval", "10", "--hold", "3", "--seed", "11", "--replicas", "1")
+    code, out, err = chaos(cluster, tmp_path / "r", "--scenario", "kill-leader", "--duration", "21",
+                           "--interval", "7", "--hold", "2", "--seed", "11", "--replicas", "1")
     report = load(tmp_path / "r")
     assert code == 0, f"{out}\n{err}"
     assert report.keys() >= REPORT_KEYS

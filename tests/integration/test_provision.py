@@ -288,8 +288,8 @@ def test_a_lab_cluster_over_its_life(lab: Lab) -> None:
     step("chaos over SSH: partition, then pause, the store leader; nothing is lost")
     report = lab.admin.parent / "chaos"
     done = run([*SKIFF, "--config", str(lab.admin), "chaos", "run", "--lab", NAME,
-                "--scenario", "partition-leader,pause-leader", "--duration", "20", "--interval", "10",
-                "--hold", "4", "--replicas", "1", "--seed", "3", "--settle", "2", "--report", str(report)],
+                "--scenario", "partition-leader,pause-leader", "--duration", "16", "--interval", "8",
+                "--hold", "3", "--replicas", "1", "--seed", "3", "--settle", "1", "--report", str(report)],
                timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     chaos = json.loads((report / "report.json").read_text())
