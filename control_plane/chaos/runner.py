@@ -151,7 +151,7 @@ class Run:
             record: dict[str, Any] = {"cycle": i + 1}
             try:
                 scenario = scenario_of(self.cfg.scenario, i)
-                fault = plan(scenario, self.target, self.rng, self.target.can_partition)
+                fault = plan(scenario, self.target, self.rng)
             except (LookupError, NotSupported) as err:
                 record.update(skipped=str(err), at=self.clock())
                 self.progress(f"[{i + 1}/{cycles}] skipped: {err}")

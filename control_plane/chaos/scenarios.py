@@ -54,11 +54,12 @@ def _parallel(action: Callable[[str], None], hosts: list[str]) -> Callable[[], N
     return run
 
 
-def plan(scenario: str, target: Target, rng: random.Random, can_partition: bool) -> Fault:
+def plan(scenario: str, target: Target, rng: random.Random) -> Fault:
     """The fault of one cycle; raises LookupError when its victim cannot be found now
     (e.g. no leader yet), so the cycle is skipped and said so."""
     if scenario == "mixed":
-        choices = [s for s in SCENARIOS if s != "mixed" and (can_partition or s not in NEEDS_PARTITION)]
+        choices = [s for s in SCENARIOS
+                   if s != "mixed" and (target.can_partition or s not in NEEDS_PARTITION)]
         if not target.workers():
             choices.remove("kill-agent")
         scenario = rng.choice(choices)

@@ -6,6 +6,8 @@
   and one source address.
 - `SshTarget` (`sshtarget.py`): hosts from an Ansible inventory (a lab's, or real
   machines'), acted on over SSH with `skiff chaos host ACTION`.
+- `StoreTarget`: bare store members on this machine (Skiff's or etcd), for the
+  benchmark: no API, no agents.
 """
 
 from __future__ import annotations

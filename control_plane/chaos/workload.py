@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from control_plane.apiclient.errors import OutcomeUnknown, StatusError, Unreacha
 from control_plane.chaos.history import History, Op, WatchEvent
 from raftstore import errors as se
 from raftstore.client import StoreClient, compare, op_put, prefix_end
+from raftstore.client import WatchEvent as StoreWatchEvent
 
 Clock = Callable[[], float]
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
@@ -58,33 +59,50 @@ def classify_store_error(err: se.StoreError, write: bool) -> str:
     return "fail"
 
 
-class StoreWorker(threading.Thread):
+class _Worker(threading.Thread):
+    """A client thread: `one()` operation, a random pause (mean `pause` s), until `stop`;
+    `client` (a context manager) is closed at the end."""
+
+    def __init__(self, name: str, client: AbstractContextManager[Any], history: History, clock: Clock,
+                 stop: threading.Event, seed: int, pause: float) -> None:
+        super().__init__(name=f"chaos-{name}", daemon=True)
+        self.client_name, self._client = name, client
+        self.history, self.clock, self.stop = history, clock, stop
+        self.rng = random.Random(seed)
+        self.pause = pause
+        self.seq = 0
+
+    def run(self) -> None:
+        with self._client:
+            while not self.stop.is_set():
+                self.one()
+                self.stop.wait(self.rng.uniform(0, 2 * self.pause))
+
+    def one(self) -> object:
+        raise NotImplementedError
+
+    def next_value(self) -> str:
+        """A value no other write of the run has."""
+        self.seq += 1
+        return f"{self.client_name}-{self.seq}"
+
+
+class StoreWorker(_Worker):
     """One client of the store, doing random reads, writes and CAS on `keys`."""
 
     def __init__(self, name: str, endpoints: list[str], keys: StoreKeys, history: History, clock: Clock,
                  stop: threading.Event, seed: int, pause: float = 0.02, op_timeout: float = 1.0) -> None:
-        super().__init__(name=f"chaos-{name}", daemon=True)
-        self.client_name = name
         self.client = StoreClient(endpoints, timeout=op_timeout, attempt_timeout=op_timeout)
-        self.keys, self.history, self.clock, self.stop = keys, history, clock, stop
-        self.rng = random.Random(seed)
-        self.pause = pause
-        self.seq = 0
+        super().__init__(name, self.client, history, clock, stop, seed, pause)
+        self.keys = keys
         self.last_seen: dict[str, str | None] = {}
-
-    def run(self) -> None:
-        with self.client:
-            while not self.stop.is_set():
-                self.one()
-                self.stop.wait(self.rng.uniform(0, 2 * self.pause))
 
     def one(self) -> Op:
         key = self.rng.choice(self.keys.all)
         roll = self.rng.random()
         if roll < 0.4:
             return self._do(self.history.invoke(self.client_name, "read", key, self.clock()), self._read)
-        self.seq += 1
-        value = f"{self.client_name}-{self.seq}"
+        value = self.next_value()
         if roll < 0.7:
             return self._do(self.history.invoke(self.client_name, "write", key, self.clock(), value=value),
                             self._write)
@@ -127,24 +145,14 @@ class StoreWorker(threading.Thread):
             self.last_seen[op.key] = op.value
 
 
-class ApiWorker(threading.Thread):
+class ApiWorker(_Worker):
     """One API client: GET a Lease (a read), then PUT it back with a new holder and the
     resourceVersion it read (a CAS from the holder it read); 409 is a failed CAS."""
 
     def __init__(self, name: str, api: ApiClient, namespace: str, leases: list[str], history: History,
                  clock: Clock, stop: threading.Event, seed: int, pause: float = 0.05) -> None:
-        super().__init__(name=f"chaos-{name}", daemon=True)
-        self.client_name, self.api, self.ns, self.leases = name, api, namespace, leases
-        self.history, self.clock, self.stop = history, clock, stop
-        self.rng = random.Random(seed)
-        self.pause = pause
-        self.seq = 0
-
-    def run(self) -> None:
-        with self.api:
-            while not self.stop.is_set():
-                self.one()
-                self.stop.wait(self.rng.uniform(0, 2 * self.pause))
+        super().__init__(name, api, history, clock, stop, seed, pause)
+        self.api, self.ns, self.leases = api, namespace, leases
 
     def one(self) -> None:
         name = self.rng.choice(self.leases)
@@ -159,8 +167,7 @@ class ApiWorker(threading.Thread):
         read.complete = self.clock()
         if read.outcome != "ok":
             return
-        self.seq += 1
-        value = f"{self.client_name}-{self.seq}"
+        value = self.next_value()
         cas = self.history.invoke(self.client_name, "cas", key, self.clock(), value=value,
                                   expect=read.result, layer="api")
         obj["spec"] = {**(obj.get("spec") or {}), "holderIdentity": value}
@@ -205,8 +212,7 @@ class Watcher(threading.Thread):
             with self.client, closing(self.client.watch(self.prefix, end, start_revision=self.start_revision,
                                                         deadline=self.deadline)) as events:
                 for ev in events:
-                    value = ev.kv.value.decode() if ev.type == "PUT" else None
-                    self.history.event(WatchEvent(ev.revision, ev.kv.key.decode(), value, self.clock()))
+                    self.history.event(recorded(ev, self.clock()))
                     self.last_revision = ev.revision
                     if self.stop.is_set():
                         return
@@ -219,6 +225,11 @@ class Watcher(threading.Thread):
         while self.last_revision < revision and time.monotonic() < end and self.is_alive():
             time.sleep(0.05)
         return self.last_revision >= revision
+
+
+def recorded(ev: StoreWatchEvent, at: float) -> WatchEvent:
+    """A store watch event as the history keeps it (value None for a delete)."""
+    return WatchEvent(ev.revision, ev.kv.key.decode(), ev.kv.value.decode() if ev.type == "PUT" else None, at)
 
 
 def read_history(endpoints: list[str], prefix: str, start_revision: int, clock: Clock,
@@ -236,8 +247,7 @@ def read_history(endpoints: list[str], prefix: str, start_revision: int, clock: 
         deadline = time.monotonic() + timeout
         with closing(client.watch(key, end, start_revision=start_revision, deadline=deadline)) as stream:
             for ev in stream:
-                value = ev.kv.value.decode() if ev.type == "PUT" else None
-                events.append(WatchEvent(ev.revision, ev.kv.key.decode(), value, clock()))
+                events.append(recorded(ev, clock()))
                 if ev.revision >= newest:
                     break
     if not events or events[-1].revision < newest:
