@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from control_plane.chaos import report as reports
-from control_plane.chaos.runner import Run, RunConfig
-from control_plane.chaos.targets import LocalTarget, StoreTarget, Target
-from control_plane.localcluster import LocalCluster
-from raftstore.localcluster import LocalCluster as StoreCluster
-from raftstore.localcluster import LocalEtcd, LocalStore
+from control_plane.devtools.chaos import report as reports
+from control_plane.devtools.chaos.runner import Run, RunConfig
+from control_plane.devtools.chaos.targets import LocalTarget, StoreTarget, Target
+from control_plane.devtools.localcluster import LocalCluster
+from control_plane.devtools.storecluster import LocalCluster as StoreCluster
+from control_plane.devtools.storecluster import LocalEtcd, LocalStore
 
 Json = dict[str, Any]
 console = Console(stderr=True)

@@ -32,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.hollow import hollow_node, register
-from control_plane.informer import Informer
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.informer import Informer
+from control_plane.devtools import procs
+from control_plane.devtools.hollow import hollow_node, register
+from control_plane.devtools.storecluster import LocalStore
 from control_plane.scheduler.framework import feasible_nodes_to_find, schedule
 from control_plane.scheduler.view import NodeView, PodView
-from raftstore import procs
-from raftstore.localcluster import LocalStore
 from tests.integration.controlplane import ControlPlane
 
 PODS = paths.resource("pods")

@@ -29,8 +29,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.httpload import Result, run_load
+from control_plane.devtools.storecluster import LocalCluster, LocalEtcd, LocalStore
 from raftstore.client import StoreClient
-from raftstore.localcluster import LocalCluster, LocalEtcd, LocalStore
 
 VALUE = base64.b64encode(b"v" * 100).decode()
 Json = dict[str, Any]

@@ -13,10 +13,10 @@ import signal
 import threading
 from types import FrameType
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError
-from control_plane.informer import Informer
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import ApiClientError
+from control_plane.client.informer import Informer
 from node_agent import join, staticpods
 from node_agent.config import AgentConfig, ConfigError
 from node_agent.heartbeat import NodeReporter

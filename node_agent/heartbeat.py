@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError, StatusError
-from control_plane.clock import micro_rfc3339
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.clock import micro_rfc3339
+from control_plane.client.errors import ApiClientError, StatusError
 from node_agent import nodestatus
 from node_agent.config import AgentConfig
 from node_agent.runtime.base import Capabilities

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from control_plane.apiclient.client import ApiClient
+from control_plane.client.apiclient import ApiClient
 from node_agent.config import AgentConfig, ConfigError
 
 CREDENTIALS = "/apis/skiff.io/v1/nodecredentials"

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError, StatusError
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import ApiClientError, StatusError
 
 CACHE_SECONDS = 10.0
 CACHE_LIMIT = 4096  # entries; expired ones are pruned when it is reached

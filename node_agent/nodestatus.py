@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from control_plane.clock import rfc3339
+from control_plane.client.clock import rfc3339
 
 Obj = dict[str, Any]
 SKIFF_VERSION = "0.1.0"

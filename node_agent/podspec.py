@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from control_plane.quantity import cpu_millis, memory_bytes
+from control_plane.api.quantity import cpu_millis, memory_bytes
 from node_agent.runtime.base import ContainerSpec
 
 Obj = dict[str, Any]

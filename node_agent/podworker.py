@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError, StatusError
-from control_plane.clock import parse_rfc3339
-from control_plane.controllers.workqueue import WorkQueue
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.clock import parse_rfc3339
+from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.workqueue import WorkQueue
 from node_agent.desired import MIRROR, DesiredPod
 from node_agent.podspec import Backoff, ConfigProblem, container_spec, restarts_allowed
 from node_agent.podstatus import ContainerView, pod_status

@@ -23,9 +23,9 @@ from typing import Any
 
 import yaml
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import StatusError
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import StatusError
 from node_agent.desired import MIRROR, DesiredPod
 
 log = logging.getLogger(__name__)

@@ -23,12 +23,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from control_plane.api.resources import BY_PATH, Resource
 from control_plane.apiserver import logproxy, subresources
 from control_plane.apiserver.auth import Identity, TokenStore, authorize, new_token
 from control_plane.apiserver.clusterstatus import LEASE_NAMESPACE, LEASES, cluster_status
 from control_plane.apiserver.errors import ApiError, bad_request, from_store, invalid, not_found
 from control_plane.apiserver.handlers import Handlers
-from control_plane.apiserver.resources import BY_PATH, Resource
 from control_plane.apiserver.validation import MAX_OBJECT_BYTES, check_name
 from raftstore.errors import StoreError
 

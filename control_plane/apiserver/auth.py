@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import ApiError
-from control_plane.apiserver.resources import Resource
 from raftstore.client import StoreClient
 
 TOKEN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16,64})$")

@@ -21,9 +21,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from control_plane.api.resources import BY_PATH
 from control_plane.apiserver.errors import ApiError
 from control_plane.apiserver.handlers import Handlers
-from control_plane.apiserver.resources import BY_PATH
 from raftstore.client import StoreClient
 from raftstore.errors import StoreError
 

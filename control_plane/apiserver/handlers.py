@@ -13,9 +13,10 @@ from collections.abc import Generator
 from contextlib import closing
 from typing import Any
 
+from control_plane.api.resources import INITIAL_NAMESPACES, NAMESPACES, RESOURCES, Resource
+from control_plane.apiserver import keys
 from control_plane.apiserver import patch as patching
 from control_plane.apiserver.errors import ApiError, bad_request
-from control_plane.apiserver.resources import INITIAL_NAMESPACES, NAMESPACES, RESOURCES, Resource
 from control_plane.apiserver.selectors import Matcher, field_selector, label_selector
 from control_plane.apiserver.storage import ObjectStore, WatchEvent
 from control_plane.apiserver.validation import validate
@@ -111,7 +112,8 @@ class Handlers:
         obj["kind"], obj["apiVersion"] = res.kind, res.api_version
         if res.kind == "Pod":
             obj.setdefault("status", {}).setdefault("phase", "Pending")
-        return self.store.create(res, ns, obj, NAMESPACES.key(None, ns) if res.namespaced and ns else None)
+        ns_key = keys.key(NAMESPACES, None, ns) if res.namespaced and ns else None
+        return self.store.create(res, ns, obj, ns_key)
 
     def replace(self, res: Resource, ns: str | None, name: str, obj: Any) -> Obj:
         validate(res, obj, ns)

@@ -20,9 +20,9 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from control_plane.api.resources import BY_PATH
 from control_plane.apiserver.errors import ApiError, bad_request
 from control_plane.apiserver.handlers import Handlers
-from control_plane.apiserver.resources import BY_PATH
 
 PODS, NODES = BY_PATH[("", "v1", "pods")], BY_PATH[("", "v1", "nodes")]
 AGENT_PORT = 10250

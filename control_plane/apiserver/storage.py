@@ -14,8 +14,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from control_plane.api.resources import Resource
+from control_plane.apiserver import keys
 from control_plane.apiserver.errors import already_exists, conflict, from_store, not_found
-from control_plane.apiserver.resources import Resource
 from raftstore import errors as store_errors
 from raftstore.client import StoreClient, compare, op_delete, op_get, op_put, prefix_end
 from raftstore.client import WatchEvent as KeyEvent
@@ -56,9 +57,9 @@ class ObjectStore:
         applied the create yet (seen: a pod bound right after its creation got 404 and
         the scheduler dropped it)."""
         try:
-            found = self.client.get(res.key(ns, name), serializable=serializable)
+            found = self.client.get(keys.key(res, ns, name), serializable=serializable)
             if not found.kvs and serializable:
-                found = self.client.get(res.key(ns, name))
+                found = self.client.get(keys.key(res, ns, name))
         except store_errors.StoreError as err:
             raise from_store(err) from None
         if not found.kvs:
@@ -67,7 +68,7 @@ class ObjectStore:
 
     def list_objects(self, res: Resource, ns: str | None, revision: int = 0) -> tuple[list[Obj], int]:
         """Objects (of one namespace or all) and the store revision they reflect."""
-        prefix = res.prefix(ns)
+        prefix = keys.prefix(res, ns)
         try:
             found = self.client.get(prefix, prefix_end(prefix), revision=revision)
         except store_errors.StoreError as err:
@@ -77,7 +78,7 @@ class ObjectStore:
     def create(self, res: Resource, ns: str | None, obj: Obj, parent: bytes | None = None) -> Obj:
         """Store a new object; with `parent` (its namespace's key), only if that exists,
         checked in the same transaction (one round trip, and no race with its deletion)."""
-        key = res.key(ns, obj["metadata"]["name"])
+        key = keys.key(res, ns, obj["metadata"]["name"])
         compares = [compare(key, "version", "=", 0)]
         if parent is not None:
             compares.append(compare(parent, "version", ">", 0))
@@ -92,7 +93,7 @@ class ObjectStore:
     def update(self, res: Resource, ns: str | None, obj: Obj, expect: int | None) -> Obj:
         """Replace the object; `expect` is the mod revision it must still have (None: any)."""
         name = obj["metadata"]["name"]
-        key = res.key(ns, name)
+        key = keys.key(res, ns, name)
         guard = compare(key, "mod", "=", expect) if expect else compare(key, "version", ">", 0)
         txn = self._txn([guard], [op_put(key, encode(obj))], [op_get(key)])
         if not txn.succeeded:
@@ -104,7 +105,7 @@ class ObjectStore:
 
     def delete(self, res: Resource, ns: str | None, name: str, expect: int | None = None) -> Obj:
         """Remove the object and return its last state."""
-        key = res.key(ns, name)
+        key = keys.key(res, ns, name)
         guard = compare(key, "mod", "=", expect) if expect else compare(key, "version", ">", 0)
         txn = self._txn([guard], [op_get(key), op_delete(key)], [op_get(key)])
         kvs = txn.responses[0]["response_range"].get("kvs", [])
@@ -116,7 +117,7 @@ class ObjectStore:
 
     def check_revision(self, res: Resource, ns: str | None, revision: int) -> None:
         """Raise 410 Gone if history at `revision` is no longer kept."""
-        prefix = res.prefix(ns)
+        prefix = keys.prefix(res, ns)
         try:
             self.client.get(prefix, prefix_end(prefix), revision=revision, count_only=True)
         except store_errors.StoreError as err:
@@ -125,7 +126,7 @@ class ObjectStore:
     def watch(self, res: Resource, ns: str | None, after: int,
               deadline: float) -> Generator[WatchEvent, None, None]:
         """Changes after revision `after`, in order, until the monotonic `deadline`."""
-        prefix = res.prefix(ns)
+        prefix = keys.prefix(res, ns)
         with closing(self.client.watch(prefix, prefix_end(prefix), start_revision=after + 1, prev_kv=True,
                                        deadline=deadline)) as events:
             yield from self._events(events)

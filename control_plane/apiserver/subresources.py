@@ -15,9 +15,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import ApiError, bad_request, conflict, invalid
 from control_plane.apiserver.handlers import PATCH_RETRIES, Handlers, now_rfc3339, parse_rv
-from control_plane.apiserver.resources import Resource
 from control_plane.apiserver.validation import check_name
 
 Obj = dict[str, Any]

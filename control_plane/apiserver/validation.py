@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from control_plane.api.quantity import parse_quantity
+from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import invalid
-from control_plane.apiserver.resources import Resource
-from control_plane.quantity import parse_quantity
 
 Obj = dict[str, Any]
 Causes = list[tuple[str, str]]

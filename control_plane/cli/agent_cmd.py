@@ -16,7 +16,7 @@ def agent(config: Path = typer.Option(..., "--config", help="The agent's config 
     Example:
       skiff agent --config /etc/skiff/agent.yaml
     """
-    from control_plane import component
+    from control_plane.client import component
     from node_agent import agent as node_agent
     from node_agent.config import ConfigError, load
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import typer
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import StatusError
+from control_plane.api import paths
 from control_plane.cli import threeway
 from control_plane.cli.manifests import Manifest, ManifestError, load
 from control_plane.cli.output import error, fail
 from control_plane.cli.session import NAMESPACE_OPTION, is_not_found, open_session, ref
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import StatusError
 
 Obj = dict[str, Any]
 CONFLICT_RETRIES = 5

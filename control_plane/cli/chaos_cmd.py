@@ -15,7 +15,7 @@ import typer
 from control_plane.cli.output import OUTPUT_OPTION, Output, err_console, fail
 
 if TYPE_CHECKING:
-    from control_plane.chaos.targets import Target
+    from control_plane.devtools.chaos.targets import Target
 
 app = typer.Typer(help="Inject faults under load and prove nothing was lost.", no_args_is_help=True)
 
@@ -65,10 +65,10 @@ def run(
       skiff chaos run --scenario kill-leader --duration 60 --interval 10 --report run/chaos/kl
       skiff chaos run --lab lab --scenario partition-leader --duration 60
     """
-    from control_plane.apiclient.config import ConfigError
-    from control_plane.chaos import report as reports
-    from control_plane.chaos.runner import Run, RunConfig
-    from control_plane.chaos.scenarios import NEEDS_PARTITION, SCENARIOS
+    from control_plane.client.config import ConfigError
+    from control_plane.devtools.chaos import report as reports
+    from control_plane.devtools.chaos.runner import Run, RunConfig
+    from control_plane.devtools.chaos.scenarios import NEEDS_PARTITION, SCENARIOS
 
     unknown = [s for s in scenario.split(",") if s not in SCENARIOS]
     if unknown:
@@ -111,9 +111,9 @@ def run(
 def _target(ctx: typer.Context, directory: Path, lab: str | None, inventory: Path | None,
             known_hosts: Path | None, ssh_key: Path | None) -> Target:
     """The cluster to inject faults into (exits with code 2 and one line if unusable)."""
-    from control_plane.chaos.sshtarget import SshTarget
-    from control_plane.chaos.targets import LocalTarget
-    from control_plane.lab.lab import LAB_ROOT
+    from control_plane.devtools.chaos.sshtarget import SshTarget
+    from control_plane.devtools.chaos.targets import LocalTarget
+    from control_plane.devtools.lab.lab import LAB_ROOT
 
     config = (ctx.find_root().obj or {}).get("config")
     try:
@@ -144,7 +144,7 @@ def host(
       skiff chaos host isolate --peers 10.97.0.2,10.97.0.3
       skiff chaos host reconnect
     """
-    from control_plane.chaos.hostops import HostFaultError, HostLayout, HostOps
+    from control_plane.devtools.chaos.hostops import HostFaultError, HostLayout, HostOps
 
     if _systemd_agent():
         # Its unit restarts a killed agent, and a supervisor started here would run a

@@ -12,13 +12,13 @@ from urllib.parse import urlsplit
 
 import typer
 
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.config import ClientConfig
-from control_plane.apiclient.errors import ApiClientError
 from control_plane.cli.context import api_config
 from control_plane.cli.humanize import duration
 from control_plane.cli.output import OUTPUT_OPTION, Output, emit, fail, table
-from control_plane.clock import parse_rfc3339
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.clock import parse_rfc3339
+from control_plane.client.config import ClientConfig
+from control_plane.client.errors import ApiClientError
 
 Obj = dict[str, Any]
 STATUS_PATH = "/apis/skiff.io/v1/clusterstatus"
@@ -155,8 +155,8 @@ def assets(
       skiff cluster assets --dir ./assets --master m1=10.0.0.1 --master m2=10.0.0.2 \\
         --master m3=10.0.0.3 --node n1=10.0.0.4
     """
-    from control_plane.assets import Assets, parse_hosts
-    from control_plane.bundle import Settings, write_bundle
+    from control_plane.provision.assets import Assets, parse_hosts
+    from control_plane.provision.bundle import Settings, write_bundle
 
     try:
         master_specs = parse_hosts(masters, "master")
@@ -200,7 +200,7 @@ def wheelhouse(
     Example:
       skiff cluster wheelhouse --out run/wheelhouse
     """
-    from control_plane.wheelhouse import WheelhouseError, build
+    from control_plane.provision.wheelhouse import WheelhouseError, build
 
     try:
         made = build(source, out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.leaderelection import ElectionConfig
+from control_plane.client.leaderelection import ElectionConfig
 
 LEADER_ELECT = typer.Option(True, "--leader-elect/--no-leader-elect",
                             help="Elect one active instance with a Lease in kube-system.")

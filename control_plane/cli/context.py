@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.apiclient.config import ClientConfig, ConfigError, load
 from control_plane.cli.output import fail
+from control_plane.client.config import ClientConfig, ConfigError, load
 
 
 def api_config(ctx: typer.Context) -> ClientConfig:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError
+from control_plane.api import paths
 from control_plane.cli.output import fail
 from control_plane.cli.session import Session, explain_object_error, open_session, ref
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import ApiClientError
 
 NODES = paths.resource("nodes")
 NODE_ARGUMENT = typer.Argument(..., metavar="NODE", help="The node's name.")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.errors import StatusError
-from control_plane.apiserver.resources import Resource
+from control_plane.api import paths
+from control_plane.api.resources import Resource
 from control_plane.cli.apply_cmd import FILENAME_OPTION
 from control_plane.cli.manifests import ManifestError, load
 from control_plane.cli.output import error, fail
@@ -19,6 +18,7 @@ from control_plane.cli.session import (
     quoted,
     split_type_name,
 )
+from control_plane.client.errors import StatusError
 
 
 def delete(

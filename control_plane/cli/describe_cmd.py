@@ -8,13 +8,13 @@ from typing import Any
 
 import typer
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError
-from control_plane.apiserver.resources import Resource
+from control_plane.api import paths
+from control_plane.api.resources import Resource
 from control_plane.cli import describers
 from control_plane.cli.output import fail
 from control_plane.cli.session import NAMESPACE_OPTION, explain_object_error, open_session, split_type_name
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import ApiClientError
 
 Obj = dict[str, Any]
 EVENTS, PODS = paths.resource("events"), paths.resource("pods")

@@ -25,12 +25,12 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError, StatusError
+from control_plane.api import paths
 from control_plane.cli.cordon_cmd import NODE_ARGUMENT, NODES, change
 from control_plane.cli.output import err_console, fail
 from control_plane.cli.session import explain_object_error, open_session
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import ApiClientError, StatusError
 
 Obj = dict[str, Any]
 PODS = paths.resource("pods")

@@ -11,9 +11,8 @@ from typing import Any
 import typer
 import yaml
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.errors import ApiClientError, StatusError, Unreachable
-from control_plane.apiserver.resources import Resource
+from control_plane.api import paths
+from control_plane.api.resources import Resource
 from control_plane.cli import printers
 from control_plane.cli.output import Output, fail, table
 from control_plane.cli.session import (
@@ -23,6 +22,7 @@ from control_plane.cli.session import (
     open_session,
     split_type_name,
 )
+from control_plane.client.errors import ApiClientError, StatusError, Unreachable
 
 Obj = dict[str, Any]
 GET_OUTPUT = typer.Option(Output.table, "--output", "-o", help="table, wide, json or yaml")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from control_plane.clock import parse_rfc3339
-from control_plane.quantity import parse_quantity
+from control_plane.api.quantity import parse_quantity
+from control_plane.client.clock import parse_rfc3339
 
 UNKNOWN = "<unknown>"
 _BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))

@@ -13,8 +13,8 @@ NAME = typer.Option("lab", "--name", help="The lab's name (1-6 of a-z, 0-9).")
 
 
 def _lab(name: str) -> object:
-    from control_plane.lab.lab import Lab
-    from control_plane.lab.netns import LabError
+    from control_plane.devtools.lab.lab import Lab
+    from control_plane.devtools.lab.netns import LabError
 
     try:
         return Lab(name)
@@ -38,8 +38,8 @@ def up(
       skiff lab up --masters 3 --nodes 2 --name demo
       ssh -F /var/lib/skiff-lab/demo/ssh_config m1 hostname
     """
-    from control_plane.lab.lab import Lab
-    from control_plane.lab.netns import LabError
+    from control_plane.devtools.lab.lab import Lab
+    from control_plane.devtools.lab.netns import LabError
 
     try:
         lab = Lab(name)
@@ -57,8 +57,8 @@ def add(role: str = typer.Option("node", "--role", help="master or node."), name
     Example:
       skiff lab add --role node --name demo
     """
-    from control_plane.lab.lab import Lab
-    from control_plane.lab.netns import LabError
+    from control_plane.devtools.lab.lab import Lab
+    from control_plane.devtools.lab.netns import LabError
 
     if role not in ("master", "node"):
         fail("--role is master or node")
@@ -76,8 +76,8 @@ def status(name: str = NAME, output: Output = OUTPUT_OPTION) -> None:
     Example:
       skiff lab status --name demo -o json
     """
-    from control_plane.lab.lab import Lab
-    from control_plane.lab.netns import LabError
+    from control_plane.devtools.lab.lab import Lab
+    from control_plane.devtools.lab.netns import LabError
 
     try:
         data = Lab(name).status()
@@ -97,8 +97,8 @@ def partition(
     Example:
       skiff lab partition m1 --from m2,m3 --name demo
     """
-    from control_plane.lab.lab import Lab
-    from control_plane.lab.netns import LabError
+    from control_plane.devtools.lab.lab import Lab
+    from control_plane.devtools.lab.netns import LabError
 
     try:
         cut = Lab(name).partition(host, [p for p in peers.split(",") if p])
@@ -114,8 +114,8 @@ def heal(name: str = NAME) -> None:
     Example:
       skiff lab heal --name demo
     """
-    from control_plane.lab.lab import Lab
-    from control_plane.lab.netns import LabError
+    from control_plane.devtools.lab.lab import Lab
+    from control_plane.devtools.lab.netns import LabError
 
     try:
         Lab(name).heal()
@@ -132,8 +132,8 @@ def down(name: str = NAME) -> None:
     Example:
       skiff lab down --name demo
     """
-    from control_plane.lab.lab import Lab
-    from control_plane.lab.netns import LabError
+    from control_plane.devtools.lab.lab import Lab
+    from control_plane.devtools.lab.netns import LabError
 
     try:
         stopped = Lab(name).down()

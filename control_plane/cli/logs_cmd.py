@@ -6,10 +6,10 @@ import sys
 
 import typer
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.errors import StatusError
+from control_plane.api import paths
 from control_plane.cli.output import fail
 from control_plane.cli.session import NAMESPACE_OPTION, is_not_found, not_found, open_session
+from control_plane.client.errors import StatusError
 
 PODS = paths.resource("pods")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from control_plane.apiclient.paths import BY_KIND
-from control_plane.apiserver.resources import Resource
+from control_plane.api.paths import BY_KIND
+from control_plane.api.resources import Resource
 
 Obj = dict[str, Any]
 SUFFIXES = (".yaml", ".yml", ".json")

@@ -53,11 +53,11 @@ def join(
     Example:
       skiff --config admin.conf node join 10.0.0.7 --ssh-key ~/.ssh/id_ed25519 --assets ./skiff-assets
     """
-    from control_plane.assets import Assets
-    from control_plane.nodejoin import JoinError
-    from control_plane.nodejoin import join as join_host
-    from control_plane.remote import Remote, RemoteError
-    from control_plane.wheelhouse import WheelhouseError, build
+    from control_plane.provision.assets import Assets
+    from control_plane.provision.nodejoin import JoinError
+    from control_plane.provision.nodejoin import join as join_host
+    from control_plane.provision.remote import Remote, RemoteError
+    from control_plane.provision.wheelhouse import WheelhouseError, build
 
     session = open_session(ctx)
     if not (assets / "pki/ca.key").exists():
@@ -102,8 +102,8 @@ def ssh(
       skiff ssh n1 --ssh-key ~/.ssh/id_ed25519 -- uptime
       skiff ssh n1 --ssh-key ~/.ssh/id_ed25519
     """
-    from control_plane.apiclient import paths
-    from control_plane.remote import Remote, RemoteError
+    from control_plane.api import paths
+    from control_plane.provision.remote import Remote, RemoteError
 
     session = open_session(ctx)
     with session.errors():

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from control_plane.apiserver.resources import Resource
+from control_plane.api.resources import Resource
 from control_plane.cli.humanize import UNKNOWN, age, percent
 
 Obj = dict[str, Any]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError, StatusError
+from control_plane.api import paths
 from control_plane.cli.output import fail
 from control_plane.cli.session import (
     NAMESPACE_OPTION,
@@ -15,6 +13,8 @@ from control_plane.cli.session import (
     ref,
     split_type_name,
 )
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import ApiClientError, StatusError
 
 SCALABLE = ("Deployment",)
 CONFLICT_RETRIES = 5

@@ -30,8 +30,8 @@ def scheduler(
       skiff --config /etc/skiff/scheduler.conf scheduler --leader-elect-lease-duration 4 \\
         --leader-elect-renew-deadline 3 --leader-elect-retry-period 0.5
     """
-    from control_plane import component
-    from control_plane.events import EventRecorder
+    from control_plane.client import component
+    from control_plane.client.events import EventRecorder
     from control_plane.scheduler.framework import BIN_PACKING_WEIGHTS, DEFAULT_WEIGHTS
     from control_plane.scheduler.runner import Scheduler
 

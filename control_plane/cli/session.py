@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import typer
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.config import ClientConfig
-from control_plane.apiclient.errors import ApiClientError, StatusError, Unreachable
-from control_plane.apiserver.resources import Resource
+from control_plane.api import paths
+from control_plane.api.resources import Resource
 from control_plane.cli.context import api_config
 from control_plane.cli.output import fail
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.config import ClientConfig
+from control_plane.client.errors import ApiClientError, StatusError, Unreachable
 
 NAMESPACE_OPTION = typer.Option(None, "--namespace", "-n",
                                 help="Namespace (default: the config's namespace, usually `default`).")

@@ -274,7 +274,7 @@ def local_up(directory: Path = LOCAL_DIR,
     """
     from rich.status import Status
 
-    from raftstore.localcluster import LocalStore
+    from control_plane.devtools.storecluster import LocalStore
 
     if size < 1 or size % 2 == 0:
         fail("--members must be odd (1, 3, 5, ...): an even count adds no fault tolerance")
@@ -297,7 +297,7 @@ def local_down(directory: Path = LOCAL_DIR) -> None:
 
     Example: skiff store local down --dir run/store
     """
-    from raftstore import procs
+    from control_plane.devtools import procs
 
     pidfiles = sorted(directory.glob("*/member.pid"))
     if not pidfiles:

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from control_plane.apiclient import paths
+from control_plane.api import paths
 from control_plane.cli.humanize import UNKNOWN, cores, memory, percent
 from control_plane.cli.output import OUTPUT_OPTION, Output, emit, fail, table
 from control_plane.cli.session import open_session

@@ -26,7 +26,7 @@ def up(
       skiff up --masters 3 --nodes 2 --dir run/cluster
       skiff --config run/cluster/config get nodes
     """
-    from control_plane.localcluster import LocalCluster
+    from control_plane.devtools.localcluster import LocalCluster
 
     if masters % 2 == 0:
         fail(f"--masters {masters}: use an odd number, so the store keeps a majority when one fails")
@@ -52,7 +52,7 @@ def down(directory: Path = DIR_OPTION) -> None:
     Example:
       skiff down --dir run/cluster
     """
-    from control_plane.localcluster import LocalCluster
+    from control_plane.devtools.localcluster import LocalCluster
 
     cluster = LocalCluster(directory, 0, 0)
     cluster.discover()
@@ -63,8 +63,8 @@ def down(directory: Path = DIR_OPTION) -> None:
 
 
 def _wait_ready(config: Path, hosts: list[str], control_pods: int, timeout: float) -> None:
-    from control_plane.apiclient.config import load
-    from control_plane.apiclient.errors import ApiClientError
+    from control_plane.client.config import load
+    from control_plane.client.errors import ApiClientError
 
     deadline = time.monotonic() + timeout
     api = load(config).client(timeout=5)
@@ -112,9 +112,9 @@ def _is_ready(node: dict[str, object]) -> bool:
 
 
 def _show_nodes(config: Path) -> None:
-    from control_plane.apiclient.config import load
     from control_plane.cli import printers
     from control_plane.cli.session import lookup
+    from control_plane.client.config import load
 
     api = load(config).client(timeout=10)
     res = lookup("nodes")

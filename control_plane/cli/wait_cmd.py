@@ -13,11 +13,11 @@ from typing import Any
 
 import typer
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.errors import ApiClientError
-from control_plane.apiserver.resources import Resource
+from control_plane.api import paths
+from control_plane.api.resources import Resource
 from control_plane.cli.output import fail
 from control_plane.cli.session import NAMESPACE_OPTION, open_session, ref, split_type_name
+from control_plane.client.errors import ApiClientError
 
 Obj = dict[str, Any]
 POLL = 1.0

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import StatusError
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import StatusError
+from control_plane.client.events import EventRecorder
 from control_plane.controllers.podutil import controller_of
 from control_plane.controllers.rollout import HASH_LABEL, plan, template_hash
-from control_plane.events import EventRecorder
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

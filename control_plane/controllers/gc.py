@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError, StatusError
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.events import EventRecorder
+from control_plane.client.informer import Informer
 from control_plane.controllers.podutil import controller_of, is_terminating, name_of, namespace_of
-from control_plane.events import EventRecorder
-from control_plane.informer import Informer
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -16,16 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError
-from control_plane.clock import Clock, SystemClock
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.clock import Clock, SystemClock
+from control_plane.client.errors import ApiClientError
+from control_plane.client.events import EventRecorder
+from control_plane.client.informer import Informer, key_of
+from control_plane.client.workqueue import WorkQueue
 from control_plane.controllers.deployment import DeploymentController
 from control_plane.controllers.gc import GarbageCollector
 from control_plane.controllers.nodelifecycle import NodeLifecycleConfig, NodeLifecycleController
-from control_plane.controllers.workqueue import WorkQueue
-from control_plane.events import EventRecorder
-from control_plane.informer import Informer, key_of
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

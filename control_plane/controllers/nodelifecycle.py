@@ -23,13 +23,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError, StatusError
-from control_plane.clock import Clock, parse_rfc3339, rfc3339
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.clock import Clock, parse_rfc3339, rfc3339
+from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.events import EventRecorder
+from control_plane.client.informer import Informer
 from control_plane.controllers.podutil import is_terminal, is_terminating, name_of, namespace_of
-from control_plane.events import EventRecorder
-from control_plane.informer import Informer
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

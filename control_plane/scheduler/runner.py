@@ -24,12 +24,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import ApiClientError, StatusError
-from control_plane.clock import rfc3339
-from control_plane.events import EventRecorder
-from control_plane.informer import Informer
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.clock import rfc3339
+from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.events import EventRecorder
+from control_plane.client.informer import Informer
 from control_plane.scheduler.cache import TERMINAL, SchedulerCache, pod_key
 from control_plane.scheduler.framework import DEFAULT_WEIGHTS, feasible_nodes_to_find, schedule
 from control_plane.scheduler.queue import SchedulingQueue

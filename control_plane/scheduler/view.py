@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from control_plane.quantity import cpu_millis, memory_bytes
+from control_plane.api.quantity import cpu_millis, memory_bytes
 
 Obj = dict[str, Any]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from raftstore.localcluster import LocalCluster, LocalEtcd, LocalStore
+from control_plane.devtools.storecluster import LocalCluster, LocalEtcd, LocalStore
 from tests.integration.controlplane import ControlPlane
 
 # Each cluster gets its own 127.0.N.0/24 so a slow-closing socket of one test never
@@ -120,8 +120,8 @@ def running_apiserver(store: LocalStore, tmp_path: Path, show_log: Callable[[], 
     """An API server process (HTTPS, cluster CA, admin token) on `store`; its log tail is
     printed at the end when `show_log()` says so (the test failed)."""
     from control_plane.apiserver.auth import new_token
-    from control_plane.pki import create_ca, issue_server_cert
-    from raftstore import procs
+    from control_plane.devtools import procs
+    from control_plane.provision.pki import create_ca, issue_server_cert
 
     host = store.members[0].host
     pki = tmp_path / "pki"
@@ -181,7 +181,7 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One `skiff up` cluster (3 masters, 2 workers on 127.0.60.N) for every module that
     needs a whole local cluster (`test_chaos`, `test_local_cluster`): it takes half a
     minute to start and stop on 2 cores.  Always taken down at the end of the session."""
-    from control_plane.localcluster import LocalCluster as SkiffCluster
+    from control_plane.devtools.localcluster import LocalCluster as SkiffCluster
 
     root = tmp_path_factory.mktemp("local") / "cluster"
     local = SkiffCluster(root, 3, 2, subnet="127.0.60")

@@ -9,12 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.config import ClientConfig, load, write
 from control_plane.apiserver.auth import new_token
-from control_plane.pki import create_ca, issue_server_cert
-from raftstore import procs
-from raftstore.localcluster import LocalStore
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.config import ClientConfig, load, write
+from control_plane.devtools import procs
+from control_plane.devtools.storecluster import LocalStore
+from control_plane.provision.pki import create_ca, issue_server_cert
 
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
 

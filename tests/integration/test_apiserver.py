@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from raftstore.localcluster import LocalStore
+from control_plane.devtools.storecluster import LocalStore
 from tests.integration.conftest import ApiServer
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from raftstore import procs
+from control_plane.devtools import procs
 
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
 REPORT_KEYS = {"ok", "anomalies", "acknowledged_lost", "duplicated", "operations", "faults",

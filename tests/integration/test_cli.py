@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.apiclient.errors import StatusError
-from control_plane.hollow import hollow_node, register
-from raftstore import procs
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.client.errors import StatusError
+from control_plane.devtools import procs
+from control_plane.devtools.hollow import hollow_node, register
 from tests.integration.controlplane import ControlPlane
 
 PODS, NODES, DEPLOYMENTS = paths.resource("pods"), paths.resource("nodes"), paths.resource("deployments")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from raftstore import procs
+from control_plane.devtools import procs
+from control_plane.devtools.storecluster import LocalCluster
 from raftstore.client import compare, op_delete, op_get, op_put, prefix_end
 from raftstore.errors import CompactedError, NotFound
-from raftstore.localcluster import LocalCluster
 from tests.integration.helpers import WatchRecorder
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from raftstore import procs
+from control_plane.devtools import procs
 from raftstore.config import MemberConfig
 from raftstore.errors import StoreError
 from raftstore.member import Member

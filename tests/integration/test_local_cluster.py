@@ -17,8 +17,8 @@ from typing import Any
 import psutil
 import pytest
 
-from control_plane.localcluster import LocalCluster
-from raftstore import procs
+from control_plane.devtools import procs
+from control_plane.devtools.localcluster import LocalCluster
 
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
 Obj = dict[str, Any]

@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.errors import StatusError
-from control_plane.hollow import hollow_node, register
-from control_plane.pki import issue_server_cert
+from control_plane.api import paths
+from control_plane.client.errors import StatusError
+from control_plane.devtools.hollow import hollow_node, register
+from control_plane.provision.pki import issue_server_cert
 from tests.integration.controlplane import ControlPlane
 
 PODS = paths.resource("pods")

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.hollow import hollow_node, register
-from control_plane.pki import create_ca, issue_server_cert
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.devtools.hollow import hollow_node, register
+from control_plane.provision.pki import create_ca, issue_server_cert
 from node_agent.logauth import ApiAuthorizer, api_client_factory
 from node_agent.logserver import LogServer
 from tests.integration.conftest import ApiServer

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from control_plane.apiclient import paths
-from control_plane.apiclient.client import ApiClient
-from control_plane.hollow import hollow_node, register
-from raftstore import procs
+from control_plane.api import paths
+from control_plane.client.apiclient import ApiClient
+from control_plane.devtools import procs
+from control_plane.devtools.hollow import hollow_node, register
 from tests.integration.controlplane import ControlPlane
 
 PODS, EVENTS, LEASES = paths.resource("pods"), paths.resource("events"), paths.resource("leases")

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from raftstore import procs
+from control_plane.devtools import procs
+from control_plane.devtools.storecluster import LocalStore
 from raftstore.client import compare, op_put
 from raftstore.config import read_secret, write_secret
 from raftstore.errors import CompactedError, InvalidArgument, NotFound
-from raftstore.localcluster import LocalStore
 from tests.integration.conftest import next_subnet
 from tests.integration.helpers import WatchRecorder
 

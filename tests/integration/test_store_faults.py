@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from raftstore import procs
+from control_plane.devtools import procs
+from control_plane.devtools.storecluster import LocalStore
 from raftstore.client import prefix_end
 from raftstore.errors import StoreError
-from raftstore.localcluster import LocalStore
 from tests.integration.helpers import WatchRecorder, Writers, check_writes
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from control_plane.devtools.procs import wait_for
 from node_agent import supervisor
-from raftstore.procs import wait_for
 
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
 

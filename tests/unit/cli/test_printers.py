@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from control_plane.apiclient import paths
+from control_plane.api import paths
 from control_plane.cli import humanize, printers
 
 

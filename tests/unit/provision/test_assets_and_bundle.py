@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from control_plane.assets import Assets, HostSpec, parse_hosts
-from control_plane.bundle import Settings, files_for, pack, write_bundle
+from control_plane.provision.assets import Assets, HostSpec, parse_hosts
+from control_plane.provision.bundle import Settings, files_for, pack, write_bundle
 
 MASTERS = [HostSpec("m1", "10.0.0.1", "master"), HostSpec("m2", "10.0.0.2", "master"),
            HostSpec("m3", "10.0.0.3", "master")]
