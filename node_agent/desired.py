@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-MIRROR = "kubernetes.io/config.mirror"
 Obj = dict[str, Any]
 
 

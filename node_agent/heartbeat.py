@@ -23,7 +23,7 @@ from typing import Any
 from control_plane.api import paths
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import micro_rfc3339
-from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from node_agent import nodestatus
 from node_agent.config import AgentConfig
 from node_agent.runtime.base import Capabilities
@@ -102,7 +102,7 @@ class NodeReporter:
         try:
             lease = self.api.get(self.lease_path)
         except StatusError as err:
-            if err.code != 404:
+            if not is_not_found(err):
                 raise
             self.api.create(
                 paths.path(LEASES, "kube-node-lease"),

@@ -8,10 +8,10 @@ sent again (it may have expired).  Otherwise the bootstrap token is exchanged at
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from control_plane.client.apiclient import ApiClient
+from control_plane.client.atomicfile import write_atomic
 from node_agent.config import AgentConfig, ConfigError
 
 CREDENTIALS = "/apis/skiff.io/v1/nodecredentials"
@@ -42,11 +42,4 @@ def _read_secret(path: Path) -> str:
 
 def write_secret(path: Path, value: str) -> None:
     """Write `value` to `path` with mode 0600, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    write_atomic(path, value + "\n", mode=0o600)

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from control_plane.api import paths
+from control_plane.api.objects import MIRROR_ANNOTATION as MIRROR
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import parse_rfc3339
-from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.workqueue import WorkQueue
-from node_agent.desired import MIRROR, DesiredPod
+from node_agent.desired import DesiredPod
 from node_agent.podspec import Backoff, ConfigProblem, container_spec, restarts_allowed
 from node_agent.podstatus import ContainerView, pod_status
 from node_agent.probes import ProbeTracker, run_probe
@@ -302,7 +303,7 @@ class PodWorker:
             try:
                 self.api.delete(paths.path(PODS, desired.namespace, desired.name), grace=0)
             except StatusError as err:
-                if err.code != 404:
+                if not is_not_found(err):
                     raise
         with self._lock:
             self._desired.pop(desired.uid, None)
@@ -329,7 +330,7 @@ class PodWorker:
         try:
             self.api.replace(path, {"status": status})
         except StatusError as err:
-            if err.code != 404:
+            if not is_not_found(err):
                 raise
             if desired.static:  # the mirror pod was deleted: put it back, report next time
                 ensure_mirror(self.api, desired, self.node_name)

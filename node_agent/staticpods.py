@@ -24,9 +24,10 @@ from typing import Any
 import yaml
 
 from control_plane.api import paths
+from control_plane.api.objects import MIRROR_ANNOTATION as MIRROR
 from control_plane.client.apiclient import ApiClient
-from control_plane.client.errors import StatusError
-from node_agent.desired import MIRROR, DesiredPod
+from control_plane.client.errors import StatusError, is_not_found
+from node_agent.desired import DesiredPod
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -93,7 +94,7 @@ def ensure_mirror(api: ApiClient, desired: DesiredPod, node_name: str) -> bool:
             return False
         api.delete(path, grace=0)
     except StatusError as err:
-        if err.code != 404:
+        if not is_not_found(err):
             raise
     try:
         api.create(paths.path(PODS, desired.namespace), mirror_object(desired, node_name))

@@ -34,6 +34,8 @@ from types import FrameType
 
 import psutil
 
+from control_plane.client.atomicfile import write_atomic
+
 MIN_BACKOFF, MAX_BACKOFF, HEALTHY_RUN = 1.0, 30.0, 60.0
 MARK = "supervise"
 LAUNCH = "import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True, close_fds=True)"
@@ -115,9 +117,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the SSH session that started us may end
-        tmp = self.pidfile.with_suffix(".tmp")
-        tmp.write_text(f"{os.getpid()}\n")
-        tmp.replace(self.pidfile)
+        write_atomic(self.pidfile, f"{os.getpid()}\n", fsync=False)
         backoff = MIN_BACKOFF
         try:
             while not self.stopping.is_set():

@@ -150,7 +150,7 @@ def build_app(handlers: Handlers, tokens: TokenStore, agent_verify: ssl.SSLConte
             try:
                 current = await run_in_threadpool(handlers.store.get, res, ns, name)
             except ApiError as err:
-                if err.code != 404:
+                if not err.is_not_found:
                     raise
         authorize(who, verb, res, ns, name, current, new)
 

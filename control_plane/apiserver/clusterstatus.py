@@ -79,7 +79,7 @@ def lease_holder(handlers: Handlers, name: str) -> Obj | None:
     try:
         lease = handlers.store.get(LEASES, LEASE_NAMESPACE, name)
     except ApiError as err:
-        if err.code == 404:
+        if err.is_not_found:
             return None
         raise
     spec = lease.get("spec") or {}

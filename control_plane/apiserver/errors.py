@@ -22,6 +22,10 @@ class ApiError(Exception):
         self.message = message
         self.details = details
 
+    @property
+    def is_not_found(self) -> bool:
+        return self.code == 404
+
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                 "status": "Failure", "message": self.message,

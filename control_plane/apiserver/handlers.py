@@ -184,7 +184,7 @@ class Handlers:
                     try:
                         self.store.delete(res, ns, obj["metadata"]["name"])
                     except ApiError as err:
-                        if err.code != 404:
+                        if not err.is_not_found:
                             raise
 
     @staticmethod

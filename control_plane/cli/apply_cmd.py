@@ -23,7 +23,7 @@ from control_plane.api import paths
 from control_plane.cli import threeway
 from control_plane.cli.manifests import Manifest, ManifestError, load
 from control_plane.cli.output import error, fail
-from control_plane.cli.session import NAMESPACE_OPTION, is_not_found, open_session, ref
+from control_plane.cli.session import NAMESPACE_OPTION, is_object_not_found, open_session, ref
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import StatusError
 
@@ -95,7 +95,7 @@ def apply_one(api: ApiClient, m: Manifest, ns: str | None) -> str:
         try:
             current = api.get(item)
         except StatusError as err:
-            if not is_not_found(err, m.res, m.name):
+            if not is_object_not_found(err, m.res, m.name):
                 raise
             try:
                 api.create(paths.path(m.res, ns), desired)

@@ -13,7 +13,7 @@ from control_plane.cli.session import (
     NAMESPACE_OPTION,
     Session,
     explain_object_error,
-    is_not_found,
+    is_object_not_found,
     open_session,
     quoted,
     split_type_name,
@@ -53,7 +53,7 @@ def delete(
             try:
                 session.api.delete(paths.path(res, ns, name), grace_period)
             except StatusError as err:
-                if ignore_not_found and is_not_found(err, res, name):
+                if ignore_not_found and is_object_not_found(err, res, name):
                     continue
                 error(explain_object_error(session, err, res, name, ns))
                 failed += 1

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from control_plane.api import paths
+from control_plane.api.objects import TERMINAL_PHASES
 from control_plane.api.resources import Resource
 from control_plane.cli import describers
 from control_plane.cli.output import fail
@@ -18,7 +19,6 @@ from control_plane.client.errors import ApiClientError
 
 Obj = dict[str, Any]
 EVENTS, PODS = paths.resource("events"), paths.resource("pods")
-FINISHED = ("Succeeded", "Failed")
 
 
 def describe(
@@ -53,7 +53,7 @@ def render(api: ApiClient, res: Resource, obj: Obj, now: float) -> str:
     describers.common(doc, obj, res.namespaced)
     if res.kind == "Node":
         pods = api.list(paths.path(PODS), field=f"spec.nodeName={obj['metadata']['name']}")["items"]
-        running = [p for p in pods if (p.get("status") or {}).get("phase") not in FINISHED]
+        running = [p for p in pods if (p.get("status") or {}).get("phase") not in TERMINAL_PHASES]
         describers.describe_node(doc, obj, running, now)
     elif res.kind in describers.SIMPLE:
         describers.SIMPLE[res.kind](doc, obj)

@@ -26,15 +26,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from control_plane.api import paths
+from control_plane.api.objects import is_mirror, is_terminal, object_key
 from control_plane.cli.cordon_cmd import NODE_ARGUMENT, NODES, change
 from control_plane.cli.output import err_console, fail
 from control_plane.cli.session import explain_object_error, open_session
 from control_plane.client.apiclient import ApiClient
-from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 
 Obj = dict[str, Any]
 PODS = paths.resource("pods")
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 POLL = 0.5
 
 
@@ -46,13 +46,7 @@ class DrainPlan:
     forced: list[str] = field(default_factory=list)  # unmanaged pods evicted because of --force
 
 
-def key(pod: Obj) -> str:
-    meta = pod.get("metadata") or {}
-    return f"{meta.get('namespace')}/{meta.get('name')}"
-
-
-def _finished(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+key = object_key
 
 
 def plan(pods: list[Obj], force: bool) -> DrainPlan:
@@ -61,14 +55,14 @@ def plan(pods: list[Obj], force: bool) -> DrainPlan:
     for pod in sorted(pods, key=key):
         meta = pod.get("metadata") or {}
         owners = [o for o in meta.get("ownerReferences") or [] if isinstance(o, dict)]
-        if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
+        if is_mirror(pod):
             out.ignored.setdefault("static (mirror) Pods", []).append(key(pod))
         elif any(o.get("kind") == "DaemonSet" for o in owners):
             out.ignored.setdefault("DaemonSet-managed Pods", []).append(key(pod))
-        elif not owners and not force and not _finished(pod):  # a finished pod loses nothing
+        elif not owners and not force and not is_terminal(pod):  # a finished pod loses nothing
             out.refused.append(key(pod))
         else:
-            if not owners and not _finished(pod):
+            if not owners and not is_terminal(pod):
                 out.forced.append(key(pod))
             out.evict.append(pod)
     return out
@@ -129,7 +123,7 @@ def evict_all(api: ApiClient, pods: list[Obj], grace: int | None, deadline: floa
                                           highlight=False, markup=False)
                         told.add(key(pod))
                     continue
-                if err.code != 404:
+                if not is_not_found(err):
                     raise
             print(f"evicting pod {key(pod)}", flush=True)
             pending.remove(pod)

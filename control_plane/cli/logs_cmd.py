@@ -8,7 +8,7 @@ import typer
 
 from control_plane.api import paths
 from control_plane.cli.output import fail
-from control_plane.cli.session import NAMESPACE_OPTION, is_not_found, not_found, open_session
+from control_plane.cli.session import NAMESPACE_OPTION, is_object_not_found, not_found, open_session
 from control_plane.client.errors import StatusError
 
 PODS = paths.resource("pods")
@@ -43,7 +43,7 @@ def logs(
                 sys.stdout.write(chunk)
                 sys.stdout.flush()
         except StatusError as err:
-            if is_not_found(err, PODS, name):
+            if is_object_not_found(err, PODS, name):
                 fail(not_found(PODS, name, ns))
             fail(f"cannot get the logs of pod/{name} in namespace {ns}: {err.message}")
         except KeyboardInterrupt:

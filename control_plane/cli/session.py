@@ -18,6 +18,7 @@ from control_plane.api import paths
 from control_plane.api.resources import Resource
 from control_plane.cli.context import api_config
 from control_plane.cli.output import fail
+from control_plane.client import errors
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.config import ClientConfig
 from control_plane.client.errors import ApiClientError, StatusError, Unreachable
@@ -94,9 +95,9 @@ def not_found(res: Resource, name: str, ns: str | None) -> str:
     return f'{qualified(res)} "{name}" not found{where}'
 
 
-def is_not_found(err: ApiClientError, res: Resource, name: str) -> bool:
+def is_object_not_found(err: ApiClientError, res: Resource, name: str) -> bool:
     """True when `err` says that this very object does not exist (not, say, its namespace)."""
-    if not isinstance(err, StatusError) or err.code != 404:
+    if not errors.is_not_found(err) or not isinstance(err, StatusError):
         return False
     details = err.status.get("details") or {}
     return details.get("kind") == res.plural and details.get("name") == name
@@ -105,6 +106,6 @@ def is_not_found(err: ApiClientError, res: Resource, name: str) -> bool:
 def explain_object_error(session: Session, err: ApiClientError, res: Resource, name: str,
                          ns: str | None) -> str:
     """Like `Session.explain`, with kubectl's wording for a missing object."""
-    if is_not_found(err, res, name):
+    if is_object_not_found(err, res, name):
         return not_found(res, name, ns)
     return session.explain(err)

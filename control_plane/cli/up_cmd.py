@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from control_plane.api.objects import is_node_ready
 from control_plane.cli.output import console, fail, table
 
 DIR_OPTION = typer.Option(Path("run/cluster"), "--dir", help="Where the cluster's hosts and config live.")
@@ -80,7 +81,7 @@ def _wait_ready(config: Path, hosts: list[str], control_pods: int, timeout: floa
         while True:
             ready = running = 0
             try:
-                ready = sum(1 for n in api.list("/api/v1/nodes")["items"] if _is_ready(n))
+                ready = sum(1 for n in api.list("/api/v1/nodes")["items"] if is_node_ready(n))
                 running = sum(
                     1
                     for p in api.list("/api/v1/namespaces/kube-system/pods")["items"]
@@ -103,12 +104,6 @@ def _wait_ready(config: Path, hosts: list[str], control_pods: int, timeout: floa
                     f"{config.parent}/hosts/*/var/log/skiff/"
                 )
             time.sleep(1.0)
-
-
-def _is_ready(node: dict[str, object]) -> bool:
-    status = node.get("status") or {}
-    conditions = status.get("conditions") if isinstance(status, dict) else None
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions or [])
 
 
 def _show_nodes(config: Path) -> None:

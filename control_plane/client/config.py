@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from control_plane.client.apiclient import ApiClient
+from control_plane.client.atomicfile import write_atomic
 from control_plane.client.errors import ApiClientError
 
 DEFAULT_PATH = Path("~/.skiff/config")
@@ -93,11 +94,6 @@ def _relative(config: Path, name: str) -> Path:
 
 def write(path: Path, servers: list[str], ca_file: Path, token: str, namespace: str = "default") -> None:
     """Write a config file (mode 0600: it holds a token)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     body = {"apiVersion": "skiff.io/v1", "kind": "Config", "servers": servers,
             "certificate-authority": str(ca_file), "token": token, "namespace": namespace}
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(body, f, sort_keys=False)
-    tmp.replace(path)
+    write_atomic(path, yaml.safe_dump(body, sort_keys=False), mode=0o600)

@@ -33,3 +33,13 @@ class Unreachable(ApiClientError):
 
 class OutcomeUnknown(ApiClientError):
     """A write was sent but its answer was lost: it may or may not have happened."""
+
+
+def is_not_found(err: BaseException) -> bool:
+    """The server said 404 NotFound (apimachinery's `errors.IsNotFound`)."""
+    return isinstance(err, StatusError) and err.code == 404
+
+
+def is_conflict(err: BaseException) -> bool:
+    """The server said 409 Conflict: a stale resourceVersion or an existing name."""
+    return isinstance(err, StatusError) and err.code == 409

@@ -20,6 +20,7 @@ from contextlib import closing
 from typing import Any
 
 from control_plane.api import paths
+from control_plane.api.objects import object_key
 from control_plane.api.resources import Resource
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError, StatusError
@@ -30,9 +31,6 @@ Handler = Callable[[str, Obj], None]
 WATCH_SECONDS = 300
 
 
-def key_of(obj: Obj) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else str(meta.get("name"))
 
 
 class Informer:
@@ -88,7 +86,7 @@ class Informer:
 
     def _relist(self) -> str:
         listed = self.client.list(self.path, self.label, self.field)
-        fresh = {key_of(o): _with_kind(self.res, o) for o in listed.get("items") or []}
+        fresh = {object_key(o): _with_kind(self.res, o) for o in listed.get("items") or []}
         with self._lock:
             old, self._cache = self._cache, dict(fresh)
         for key, obj in fresh.items():
@@ -113,7 +111,7 @@ class Informer:
                 rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
                 if event["type"] == "BOOKMARK":
                     continue
-                key = key_of(obj)
+                key = object_key(obj)
                 with self._lock:
                     if event["type"] == "DELETED":
                         self._cache.pop(key, None)
@@ -127,7 +125,7 @@ class Informer:
             try:
                 handler(kind, obj)
             except Exception:  # a handler bug must not kill the informer
-                log.exception("%s handler failed on %s", self.res.plural, key_of(obj))
+                log.exception("%s handler failed on %s", self.res.plural, object_key(obj))
 
 
 def _with_kind(res: Resource, obj: Obj) -> Obj:

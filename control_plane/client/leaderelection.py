@@ -24,7 +24,7 @@ from typing import Any
 from control_plane.api import paths
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, micro_rfc3339
-from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 
 log = logging.getLogger(__name__)
 LEASES = paths.resource("leases")
@@ -116,7 +116,7 @@ class LeaderElector:
         try:
             lease = self.client.get(self.path, timeout=self.config.retry_period * 2)
         except StatusError as err:
-            if err.code != 404:
+            if not is_not_found(err):
                 raise
             return self._create(stamp)
         spec: dict[str, Any] = lease.setdefault("spec", {})

@@ -14,10 +14,10 @@ import logging
 from typing import Any
 
 from control_plane.api import paths
+from control_plane.api.objects import controller_of
 from control_plane.client.apiclient import ApiClient
-from control_plane.client.errors import StatusError
+from control_plane.client.errors import StatusError, is_not_found
 from control_plane.client.events import EventRecorder
-from control_plane.controllers.podutil import controller_of
 from control_plane.controllers.rollout import HASH_LABEL, plan, template_hash
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class DeploymentController:
         try:
             deploy = self.client.get(paths.path(DEPLOYMENTS, ns, name))
         except StatusError as err:
-            if err.code == 404:
+            if is_not_found(err):
                 return  # deleted: the garbage collector removes its pods
             raise
         if deploy["metadata"].get("deletionTimestamp"):
@@ -90,7 +90,7 @@ class DeploymentController:
         try:
             self.client.delete(paths.path(PODS, deploy["metadata"]["namespace"], pod_name))
         except StatusError as err:
-            if err.code != 404:
+            if not is_not_found(err):
                 raise
             return
         if self.events:

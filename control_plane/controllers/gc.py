@@ -14,11 +14,11 @@ import logging
 from typing import Any
 
 from control_plane.api import paths
+from control_plane.api.objects import controller_of, is_terminating, name_of, namespace_of
 from control_plane.client.apiclient import ApiClient
-from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
-from control_plane.controllers.podutil import controller_of, is_terminating, name_of, namespace_of
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -56,7 +56,7 @@ class GarbageCollector:
                 owner = self.client.get(paths.path(paths.resource("deployments"), ns, key[2]))
                 owners[key] = owner["metadata"].get("uid")
             except StatusError as err:
-                if err.code != 404:
+                if not is_not_found(err):
                     raise
                 owners[key] = None
         if owners[key] == ref.get("uid"):
@@ -71,7 +71,7 @@ class GarbageCollector:
             self.client.get(paths.path(NODES, None, node))
             return False
         except StatusError as err:
-            if err.code != 404:
+            if not is_not_found(err):
                 raise
         return self._delete(pod, 0, f"its node {node} no longer exists")
 
@@ -80,7 +80,7 @@ class GarbageCollector:
         try:
             self.client.delete(paths.path(PODS, ns, name), grace)
         except StatusError as err:
-            if err.code == 404:
+            if is_not_found(err):
                 return False
             raise
         log.info("deleted pod %s/%s: %s", ns, name, why)

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from control_plane.api import paths
+from control_plane.api.objects import object_key
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock
 from control_plane.client.errors import ApiClientError
 from control_plane.client.events import EventRecorder
-from control_plane.client.informer import Informer, key_of
+from control_plane.client.informer import Informer
 from control_plane.client.workqueue import WorkQueue
 from control_plane.controllers.deployment import DeploymentController
 from control_plane.controllers.gc import GarbageCollector
@@ -61,7 +62,7 @@ class ControllerManager:
         if kind == "DELETED":
             self.gc_soon.set()
         else:
-            self.queue.add(key_of(obj))
+            self.queue.add(object_key(obj))
 
     def _on_pod(self, kind: str, obj: Obj) -> None:
         for key in self.deployment.keys_for_pod(obj):
@@ -97,7 +98,7 @@ class ControllerManager:
 
     def _resync(self) -> None:
         for obj in self.deployments.items():
-            self.queue.add(key_of(obj))
+            self.queue.add(object_key(obj))
 
     def _deployment_worker(self, stop: threading.Event, leading: Callable[[], bool]) -> None:
         while not stop.is_set():

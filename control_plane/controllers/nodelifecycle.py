@@ -24,12 +24,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from control_plane.api import paths
+from control_plane.api.objects import (
+    condition,
+    is_mirror,
+    is_terminal,
+    is_terminating,
+    name_of,
+    namespace_of,
+    tolerates,
+)
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, parse_rfc3339, rfc3339
-from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
-from control_plane.controllers.podutil import is_terminal, is_terminating, name_of, namespace_of
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -79,7 +87,7 @@ class NodeLifecycleController:
     def _heartbeat_age(self, node: Obj, now: float) -> float:
         name = name_of(node)
         lease = self.leases.get(f"kube-node-lease/{name}")
-        ready = _condition(node, "Ready") or {}
+        ready = condition(node, "Ready") or {}
         token = ((lease or {}).get("spec", {}).get("renewTime"), ready.get("lastHeartbeatTime"))
         seen = self._heard.get(name)
         if seen is None or seen[0] != token:
@@ -90,7 +98,7 @@ class NodeLifecycleController:
     def _check_node(self, node: Obj, now: float) -> bool:
         """Update the node's condition and taints; True if it is healthy."""
         age = self._heartbeat_age(node, now)
-        ready = (_condition(node, "Ready") or {}).get("status", "Unknown")
+        ready = (condition(node, "Ready") or {}).get("status", "Unknown")
         if age > self.config.grace_period:
             if ready != "Unknown":
                 self._mark_unknown(node)
@@ -108,7 +116,7 @@ class NodeLifecycleController:
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Ready"]
         conditions.append({"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
                            "message": "Kubelet stopped posting node status.", "lastTransitionTime": stamp,
-                           "lastHeartbeatTime": (_condition(node, "Ready") or {}).get("lastHeartbeatTime")})
+                           "lastHeartbeatTime": (condition(node, "Ready") or {}).get("lastHeartbeatTime")})
         status["conditions"] = conditions
         body = {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}, "status": status}
         self.client.replace(paths.path(NODES, None, name_of(node), "status"), body)
@@ -145,7 +153,7 @@ class NodeLifecycleController:
         now = self.clock.time()
         for pod in self.pods.items():
             node = (pod.get("spec") or {}).get("nodeName")
-            if node not in tainted or is_terminating(pod) or is_terminal(pod) or _is_mirror(pod):
+            if node not in tainted or is_terminating(pod) or is_terminal(pod) or is_mirror(pod):
                 continue
             times = [t for t in (self._eviction_time(pod, taint) for taint in tainted[node]) if t is not None]
             if not times or min(times) > now:
@@ -159,7 +167,7 @@ class NodeLifecycleController:
         added = parse_rfc3339(taint.get("timeAdded")) or self.clock.time()
         tolerations = (pod.get("spec") or {}).get("tolerations") or []
         for tol in tolerations:
-            if _tolerates(tol, taint):
+            if tolerates(tol, taint.get("key", ""), taint.get("value", ""), taint.get("effect", "")):
                 seconds = tol.get("tolerationSeconds")
                 return None if seconds is None else added + max(0.0, float(seconds))
         if taint.get("key") in (UNREACHABLE, NOT_READY):
@@ -181,7 +189,7 @@ class NodeLifecycleController:
         try:
             self.client.delete(paths.path(PODS, ns, name))
         except StatusError as err:
-            if err.code != 404:
+            if not is_not_found(err):
                 log.info("evicting %s/%s: %s", ns, name, err.message)
             return
         log.warning("evicted %s/%s from node %s", ns, name, node)
@@ -189,22 +197,5 @@ class NodeLifecycleController:
             self.events.record(pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {ns}/{name}")
 
 
-def _condition(node: Obj, kind: str) -> Obj | None:
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return next((c for c in conditions if c.get("type") == kind), None)
-
-
 def _no_execute(node: Obj) -> list[Obj]:
     return [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == "NoExecute"]
-
-
-def _tolerates(tol: Obj, taint: Obj) -> bool:
-    if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-        return False
-    if tol.get("operator") == "Exists":
-        return not tol.get("key") or tol.get("key") == taint.get("key")
-    return bool(tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""))
-
-
-def _is_mirror(pod: Obj) -> bool:
-    return "kubernetes.io/config.mirror" in ((pod.get("metadata") or {}).get("annotations") or {})

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from control_plane.controllers.podutil import is_ready, is_terminal, is_terminating, name_of
+from control_plane.api.objects import is_pod_ready, is_terminal, is_terminating, name_of
 
 Obj = dict[str, Any]
 HASH_LABEL = "pod-template-hash"
@@ -87,15 +87,15 @@ def _rolling(replicas: int, new: list[Obj], old: list[Obj], surge: int, unavaila
     total = len(new) + len(old)
     step.create = max(0, min(replicas - len(new), replicas + surge - total))
     min_available = replicas - unavailable
-    available = sum(1 for p in new + old if is_ready(p))
-    new_unavailable = sum(1 for p in new if not is_ready(p))
+    available = sum(1 for p in new + old if is_pod_ready(p))
+    new_unavailable = sum(1 for p in new if not is_pod_ready(p))
     # Old pods that are not ready cost no availability: they go first, as long as the
     # total stays above what must be available plus the new pods still starting.
     budget = max(0, total - min_available - new_unavailable)
-    unready_old = [p for p in old if not is_ready(p)]
+    unready_old = [p for p in old if not is_pod_ready(p)]
     doomed = unready_old[:budget]
     ready_budget = max(0, available - min_available)
-    doomed += [p for p in old if is_ready(p)][:ready_budget]
+    doomed += [p for p in old if is_pod_ready(p)][:ready_budget]
     step.delete = [name_of(p) for p in doomed]
     return step
 
@@ -113,7 +113,7 @@ def _recreate(replicas: int, new: list[Obj], old: list[Obj], terminating: bool) 
 
 def _deletion_order(pods: list[Obj]) -> list[Obj]:
     """Like Kubernetes: unscheduled before scheduled, not ready before ready, newest first."""
-    return sorted(pods, key=lambda p: (bool((p.get("spec") or {}).get("nodeName")), is_ready(p),
+    return sorted(pods, key=lambda p: (bool((p.get("spec") or {}).get("nodeName")), is_pod_ready(p),
                                        _negated(p["metadata"].get("creationTimestamp", ""))))
 
 
@@ -127,7 +127,7 @@ def _max_unavailable(spec: Obj, replicas: int) -> int:
 
 
 def _status(deploy: Obj, replicas: int, live: list[Obj], new: list[Obj], unavailable_allowed: int) -> Obj:
-    ready = sum(1 for p in live if is_ready(p))
+    ready = sum(1 for p in live if is_pod_ready(p))
     updated = len(new)
     available_ok = ready >= replicas - unavailable_allowed
     complete = updated == replicas and len(live) == replicas and ready == replicas

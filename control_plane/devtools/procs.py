@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psutil
 
+from control_plane.client.atomicfile import write_atomic
+
 # Popen objects of our children: kept so they are not collected while running (and so
 # we can reap them); keyed by PID.
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -33,9 +35,7 @@ def start(argv: Sequence[str], pidfile: Path, logfile: Path, env: dict[str, str]
                                 start_new_session=True, env=env)
     _children[proc.pid] = proc
     created = psutil.Process(proc.pid).create_time()
-    tmp = pidfile.with_suffix(".tmp")
-    tmp.write_text(f"{proc.pid} {created!r}\n")
-    tmp.replace(pidfile)
+    write_atomic(pidfile, f"{proc.pid} {created!r}\n", fsync=False)
     return proc.pid
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from control_plane.client.atomicfile import write_atomic
 from control_plane.provision.assets import Assets, HostSpec
 
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
@@ -229,10 +230,7 @@ def write_bundle(assets: Assets, host: HostSpec, masters: list[HostSpec], s: Set
     data = pack(files_for(assets, host, masters, s))
     if path.exists() and path.read_bytes() == data:
         return None
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    write_atomic(path, data, mode=0o600)
     return path
 
 

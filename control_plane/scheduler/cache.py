@@ -11,15 +11,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from control_plane.api.objects import TERMINAL_PHASES, object_key
 from control_plane.scheduler.view import NodeView, PodView
 
 Obj = dict[str, Any]
-TERMINAL = ("Succeeded", "Failed")
-
-
-def pod_key(obj: Obj) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace', 'default')}/{meta.get('name', '')}"
 
 
 class SchedulerCache:
@@ -46,11 +41,11 @@ class SchedulerCache:
 
     def pod_event(self, kind: str, obj: Obj) -> bool:
         """Apply a pod event; True if it freed resources somewhere."""
-        key = pod_key(obj)
+        key = object_key(obj)
         node = (obj.get("spec") or {}).get("nodeName")
         phase = (obj.get("status") or {}).get("phase")
         with self.lock:
-            if kind == "DELETED" or not node or phase in TERMINAL:
+            if kind == "DELETED" or not node or phase in TERMINAL_PHASES:
                 return self._release(key)
             self._assumed.discard(key)  # the binding is confirmed (or someone else bound it)
             if key not in self._placed or self._placed[key][0] != node:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from control_plane.api import objects
 from control_plane.scheduler.view import NodeView, PodView, Taint
 
 Filter = Callable[[PodView, NodeView], str | None]
@@ -28,15 +29,7 @@ def node_unschedulable(pod: PodView, node: NodeView) -> str | None:
 
 
 def tolerates(tolerations: tuple[dict[str, Any], ...], taint: Taint) -> bool:
-    for t in tolerations:
-        effect_ok = not t.get("effect") or t.get("effect") == taint.effect
-        if t.get("operator") == "Exists":
-            key_ok = not t.get("key") or t.get("key") == taint.key
-            if key_ok and effect_ok:
-                return True
-        elif t.get("key") == taint.key and t.get("value", "") == taint.value and effect_ok:
-            return True
-    return False
+    return any(objects.tolerates(t, taint.key, taint.value, taint.effect) for t in tolerations)
 
 
 def taint_toleration(pod: PodView, node: NodeView) -> str | None:

@@ -25,12 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from control_plane.api import paths
+from control_plane.api.objects import TERMINAL_PHASES, object_key
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import rfc3339
 from control_plane.client.errors import ApiClientError, StatusError
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
-from control_plane.scheduler.cache import TERMINAL, SchedulerCache, pod_key
+from control_plane.scheduler.cache import SchedulerCache
 from control_plane.scheduler.framework import DEFAULT_WEIGHTS, feasible_nodes_to_find, schedule
 from control_plane.scheduler.queue import SchedulingQueue
 from control_plane.scheduler.view import PodView
@@ -45,7 +46,7 @@ def is_pending(pod: Obj) -> bool:
     spec, meta = pod.get("spec") or {}, pod.get("metadata") or {}
     return (not spec.get("nodeName") and not meta.get("deletionTimestamp")
             and spec.get("schedulerName") in SCHEDULER_NAMES
-            and (pod.get("status") or {}).get("phase") not in TERMINAL)
+            and (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES)
 
 
 class Scheduler:
@@ -73,7 +74,7 @@ class Scheduler:
             self.queue.move_unschedulable()
 
     def _on_pod(self, kind: str, obj: Obj) -> None:
-        key = pod_key(obj)
+        key = object_key(obj)
         if self.cache.pod_event(kind, obj):
             self.queue.move_unschedulable()
         if kind == "DELETED" or not is_pending(obj):
@@ -141,7 +142,7 @@ class Scheduler:
 
     # ---- writes (on the binder pool) ----------------------------------------------------
     def _bind(self, obj: Obj, node: str) -> None:
-        key = pod_key(obj)
+        key = object_key(obj)
         meta = obj["metadata"]
         body = {"apiVersion": "v1", "kind": "Binding",
                 "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
@@ -173,7 +174,7 @@ class Scheduler:
         log.warning("binding %s failed (%s); retrying in %.0fs", key, why, delay)
 
     def _report_unschedulable(self, obj: Obj, message: str) -> None:
-        key = pod_key(obj)
+        key = object_key(obj)
         if self._reported.get(key) == message:
             return
         status = dict(obj.get("status") or {})

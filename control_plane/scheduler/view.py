@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from control_plane.api.objects import is_node_ready
 from control_plane.api.quantity import cpu_millis, memory_bytes
 
 Obj = dict[str, Any]
@@ -65,8 +66,7 @@ class NodeView:
     def from_object(node: Obj) -> NodeView:
         meta, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
         alloc = status.get("allocatable") or status.get("capacity") or {}
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in status.get("conditions") or [])
+        ready = is_node_ready(node)
         usage = status.get("usage") or {}  # Skiff extension: live usage from psutil
         return NodeView(
             name=meta.get("name", ""), labels=dict(meta.get("labels") or {}),

@@ -18,11 +18,11 @@ before the next run's shim is launched.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from control_plane.client.atomicfile import write_atomic
 from node_agent.runtime.identity import ProcRef
 
 LOG = "container.log"
@@ -38,12 +38,7 @@ def check_component(value: str, what: str) -> str:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Atomically replace `path` with `data` (temporary file, fsync, rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, sort_keys=True))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

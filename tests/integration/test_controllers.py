@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from control_plane.api import paths
+from control_plane.api.objects import is_terminating
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import FakeClock, micro_rfc3339
 from control_plane.controllers.manager import ControllerManager, ManagerConfig
 from control_plane.controllers.nodelifecycle import UNREACHABLE, NodeLifecycleConfig
-from control_plane.controllers.podutil import is_terminating
 from control_plane.controllers.rollout import HASH_LABEL
 from control_plane.devtools import procs
 from control_plane.devtools.hollow import hollow_node, register
