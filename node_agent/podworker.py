@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 from control_plane.api import paths
 from control_plane.api.objects import MIRROR_ANNOTATION as MIRROR
 from control_plane.client.apiclient import ApiClient
-from control_plane.client.clock import parse_rfc3339
+from control_plane.client.clock import Clock, SystemClock, parse_rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.workqueue import WorkQueue
 from node_agent.desired import DesiredPod
@@ -73,16 +72,16 @@ class PodWorker:
         node_name: str,
         node_ip: str,
         backoff: Backoff | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
         workers: int = 4,
         resync: float = 1.0,
     ) -> None:
         self.api, self.runtime = api, runtime
         self.node_name, self.node_ip = node_name, node_ip
         self.backoff = backoff or Backoff()
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
         self.workers, self.resync = workers, resync
-        self.queue = WorkQueue()
+        self.queue = WorkQueue(self.clock)
         self._desired: dict[str, DesiredPod] = {}
         self._memory: dict[str, PodMemory] = {}
         self._lock = threading.Lock()
@@ -186,7 +185,7 @@ class PodWorker:
             self._terminate(desired, memory)
             return
         if memory.start_time is None:
-            memory.start_time = parse_rfc3339((pod.get("status") or {}).get("startTime")) or self.clock()
+            memory.start_time = parse_rfc3339((pod.get("status") or {}).get("startTime")) or self.clock.time()
         views = [
             self._sync_container(desired, memory, c) for c in (pod.get("spec") or {}).get("containers") or []
         ]
@@ -203,7 +202,7 @@ class PodWorker:
         if mem is None:
             mem = memory.containers[name] = self._recall(desired.obj, c)
         state = self.runtime.status(desired.uid, name)
-        now = self.clock()
+        now = self.clock.time()
         if state is not None and state.state == "exited":
             state = self._after_exit(desired, c, mem, state, now)
         elif state is None and now >= mem.next_start:
@@ -239,7 +238,7 @@ class PodWorker:
             state = self.runtime.start(spec)
         except (ConfigProblem, StartError) as err:
             mem.waiting = (err.reason, err.message)
-            mem.next_start = self.clock() + self.backoff.delay(max(1, mem.restarts))
+            mem.next_start = self.clock.time() + self.backoff.delay(max(1, mem.restarts))
             log.warning("%s/%s container %s: %s", desired.namespace, desired.name, c.get("name"), err.message)
             return None
         mem.waiting = None

@@ -23,10 +23,12 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
+from control_plane.client.clock import Clock
 
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_PERIOD = 10.0
@@ -214,7 +216,7 @@ class ProbeTracker:
     - Pure and clock-injected; not thread-safe (one sync loop owns a tracker).
     """
 
-    def __init__(self, probe: Probe, clock: Callable[[], float]) -> None:
+    def __init__(self, probe: Probe, clock: Clock) -> None:
         self.clock = clock
         self.initial_delay = _non_negative(probe.get("initialDelaySeconds"), 0.0)
         self.period = _positive(probe.get("periodSeconds"), DEFAULT_PERIOD)
@@ -228,14 +230,14 @@ class ProbeTracker:
 
     def due(self, started_at: float) -> bool:
         """Is an attempt due now, for a container that started at `started_at`?"""
-        now = self.clock()
+        now = self.clock.time()
         if now < started_at + self.initial_delay:
             return False
         return self.last_attempt is None or now >= self.last_attempt + self.period
 
     def record(self, ok: bool, message: str, at: float | None = None) -> str | None:
         """Count one attempt (started at `at`, default now); the new result if it flipped."""
-        self.last_attempt = self.clock() if at is None else at
+        self.last_attempt = self.clock.time() if at is None else at
         self.last_message = message
         if ok:
             self.successes, self.failures = self.successes + 1, 0

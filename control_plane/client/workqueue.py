@@ -1,5 +1,10 @@
 """A queue of keys to reconcile: each key at most once in the queue, never handed to
-two workers at once, re-added with back-off after a failure.  Thread-safe."""
+two workers at once, re-added with back-off after a failure.  Thread-safe.
+
+Due times (`add_after`, `retry`) are read from the injected `Clock`, so a test moves
+them with a `FakeClock`; the blocking `get(timeout)` waits in real time (it is a
+thread's wait, with its own deadline), as client-go's delaying queue does.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ import heapq
 import threading
 import time
 
+from control_plane.client.clock import Clock, SystemClock
+
 
 class WorkQueue:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self._queue: list[str] = []
         self._queued: set[str] = set()
         self._busy: set[str] = set()
@@ -29,7 +37,7 @@ class WorkQueue:
 
     def add_after(self, key: str, delay: float) -> None:
         with self._cond:
-            heapq.heappush(self._later, (time.monotonic() + delay, key))
+            heapq.heappush(self._later, (self.clock.monotonic() + delay, key))
             self._cond.notify()
 
     def retry(self, key: str) -> float:
@@ -49,8 +57,8 @@ class WorkQueue:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                now = time.monotonic()
-                while self._later and self._later[0][0] <= now:
+                due = self.clock.monotonic()
+                while self._later and self._later[0][0] <= due:
                     _, key = heapq.heappop(self._later)
                     self._cond.release()
                     try:
@@ -62,11 +70,12 @@ class WorkQueue:
                     self._queued.discard(key)
                     self._busy.add(key)
                     return key
+                now = time.monotonic()
                 if now >= deadline:
                     return None
                 wait = deadline - now
                 if self._later:
-                    wait = min(wait, self._later[0][0] - now)
+                    wait = min(wait, self._later[0][0] - due)
                 self._cond.wait(max(0.001, wait))
 
     def done(self, key: str) -> None:

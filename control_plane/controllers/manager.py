@@ -46,7 +46,7 @@ class ControllerManager:
                  events: EventRecorder | None = None) -> None:
         self.config = config or ManagerConfig()
         self.clock = clock or SystemClock()
-        self.queue = WorkQueue()
+        self.queue = WorkQueue(self.clock)
         self.gc_soon = threading.Event()
         self.nodes = Informer(client, paths.resource("nodes"))
         self.pods = Informer(client, paths.resource("pods"), handler=self._on_pod)

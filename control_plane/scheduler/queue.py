@@ -4,6 +4,9 @@ unschedulable (wait for a change in the cluster).
 Level-triggered and never a hot loop: an unschedulable pod is tried again only when
 `move_unschedulable()` is called (a node appeared or changed what filters read, or a
 pod freed resources) or after `flush_after` seconds.  Thread-safe.
+
+Back-off and flush times come from the injected `Clock`; the blocking `pop(timeout)`
+waits in real time (a thread's wait with its own deadline).
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import heapq
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+
+from control_plane.client.clock import Clock, SystemClock
 
 
 class SchedulingQueue:
-    def __init__(self, flush_after: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, flush_after: float = 60.0, clock: Clock | None = None) -> None:
         self.flush_after = flush_after
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
         self._active: deque[str] = deque()
         self._in_active: set[str] = set()
         self._backoff: list[tuple[float, str]] = []
@@ -46,7 +50,7 @@ class SchedulingQueue:
 
     def unschedulable(self, key: str) -> None:
         with self._cond:
-            self._unschedulable[key] = self.clock()
+            self._unschedulable[key] = self.clock.monotonic()
 
     def backoff(self, key: str) -> float:
         """Retry `key` later, 1 s doubling to 10 s; returns the delay."""
@@ -54,7 +58,7 @@ class SchedulingQueue:
             n = self._attempts.get(key, 0) + 1
             self._attempts[key] = n
             delay = min(10.0, 2.0 ** (n - 1))
-            heapq.heappush(self._backoff, (self.clock() + delay, key))
+            heapq.heappush(self._backoff, (self.clock.monotonic() + delay, key))
             return delay
 
     def done(self, key: str) -> None:
@@ -94,7 +98,7 @@ class SchedulingQueue:
             self._cond.notify()
 
     def _promote(self) -> None:
-        now = self.clock()
+        now = self.clock.monotonic()
         while self._backoff and self._backoff[0][0] <= now:
             _, key = heapq.heappop(self._backoff)
             self._push(key)

@@ -27,7 +27,7 @@ from typing import Any
 from control_plane.api import paths
 from control_plane.api.objects import TERMINAL_PHASES, object_key
 from control_plane.client.apiclient import ApiClient
-from control_plane.client.clock import rfc3339
+from control_plane.client.clock import Clock, SystemClock, rfc3339
 from control_plane.client.errors import ApiClientError, StatusError
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
@@ -52,13 +52,15 @@ def is_pending(pod: Obj) -> bool:
 class Scheduler:
     def __init__(self, client: ApiClient, weights: dict[str, float] | None = None,
                  events: EventRecorder | None = None, bind_workers: int = 16,
-                 percentage_of_nodes_to_score: float | None = None, flush_after: float = 60.0) -> None:
+                 percentage_of_nodes_to_score: float | None = None, flush_after: float = 60.0,
+                 clock: Clock | None = None) -> None:
         self.client = client
         self.weights = weights or DEFAULT_WEIGHTS
         self.events = events
         self.percentage = percentage_of_nodes_to_score
         self.cache = SchedulerCache()
-        self.queue = SchedulingQueue(flush_after)
+        self.clock: Clock = clock or SystemClock()
+        self.queue = SchedulingQueue(flush_after, self.clock)
         self.decisions = 0
         self.bound = 0
         self._binder = ThreadPoolExecutor(bind_workers, thread_name_prefix="bind")
@@ -180,7 +182,7 @@ class Scheduler:
         status = dict(obj.get("status") or {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conditions.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                           "message": message, "lastTransitionTime": rfc3339(time.time())})
+                           "message": message, "lastTransitionTime": rfc3339(self.clock.time())})
         status["conditions"] = conditions
         status.setdefault("phase", "Pending")
         meta = obj["metadata"]

@@ -51,6 +51,19 @@ class FakeRuntime:
         return Path("/dev/null")
 
 
+class RuntimeClock:
+    """The fake runtime's time, as a `Clock`."""
+
+    def __init__(self, runtime: FakeRuntime) -> None:
+        self.runtime = runtime
+
+    def time(self) -> float:
+        return self.runtime.now
+
+    def monotonic(self) -> float:
+        return self.runtime.now
+
+
 class FakeApi:
     def __init__(self) -> None:
         self.statuses: list[tuple[str, Obj]] = []
@@ -76,7 +89,7 @@ def pod(policy: str = "Always", deleting: bool = False) -> Obj:
 def setup(policy: str = "Always") -> tuple[PodWorker, FakeRuntime, FakeApi]:
     runtime, api = FakeRuntime(), FakeApi()
     worker = PodWorker(cast(ApiClient, api), runtime, "w1", "127.0.1.4", Backoff(10, 40),
-                       clock=lambda: runtime.now)
+                       clock=RuntimeClock(runtime))
     worker.on_api_pod("ADDED", pod(policy))
     return worker, runtime, api
 
