@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from control_plane.api import defaults
+
 
 class ConfigError(Exception):
     """The agent config is missing or wrong; the message says which field and why."""
@@ -43,7 +45,7 @@ class AgentConfig:
     ca_file: Path
     data_dir: Path
     credential_file: Path
-    port: int = 10250
+    port: int = defaults.AGENT_PORT
     bootstrap_token_file: Path | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -51,7 +53,7 @@ class AgentConfig:
     role: str = "worker"
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[dict[str, str]] = field(default_factory=list)
-    heartbeat_seconds: float = 10.0
+    heartbeat_seconds: float = defaults.HEARTBEAT_SECONDS
     status_seconds: float = 10.0
     backoff_seconds: float = 10.0  # crash-loop back-off: first delay, doubling...
     max_backoff_seconds: float = 300.0  # ...up to this (Kubernetes: 10 s and 300 s)
@@ -104,7 +106,7 @@ def parse(data: dict[str, Any], path: Path) -> AgentConfig:
             ca_file=p(req("certificateAuthority")),
             data_dir=data_dir,
             credential_file=opt("credentialFile") or data_dir / "credential",
-            port=int(data.get("port") or 10250),
+            port=int(data.get("port") or defaults.AGENT_PORT),
             bootstrap_token_file=opt("bootstrapTokenFile"),
             tls_cert_file=opt("tlsCertFile"),
             tls_key_file=opt("tlsKeyFile"),
@@ -112,7 +114,7 @@ def parse(data: dict[str, Any], path: Path) -> AgentConfig:
             role=str(data.get("role") or "worker"),
             labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
             taints=[{str(k): str(v) for k, v in t.items()} for t in taints],
-            heartbeat_seconds=float(data.get("heartbeatSeconds") or 10),
+            heartbeat_seconds=float(data.get("heartbeatSeconds") or defaults.HEARTBEAT_SECONDS),
             status_seconds=float(data.get("statusSeconds") or 10),
             backoff_seconds=float(data.get("backoffSeconds") or 10),
             max_backoff_seconds=float(data.get("maxBackoffSeconds") or 300),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from control_plane.api import defaults
 from control_plane.cli.output import fail
 
 
@@ -29,8 +30,8 @@ def agent(config: Path = typer.Option(..., "--config", help="The agent's config 
 
 
 def reset(
-    config: Path = typer.Option(Path("/etc/skiff/agent.yaml"), "--config", help="The agent's config file."),
-    pidfile: Path = typer.Option(Path("/run/skiff/agent.pid"), "--pidfile",
+    config: Path = typer.Option(Path(defaults.AGENT_CONFIG), "--config", help="The agent's config file."),
+    pidfile: Path = typer.Option(Path(defaults.AGENT_PIDFILE), "--pidfile",
                                  help="The agent supervisor's pidfile (`skiff supervise`)."),
     grace: float = typer.Option(10.0, "--grace", help="Seconds each container gets to stop."),
 ) -> None:

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import typer
 
+from control_plane.api import defaults
 from control_plane.cli.output import fail
 
-STORE_ENDPOINTS = "127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379"
+STORE_ENDPOINTS = defaults.LOCAL_STORE_ENDPOINTS
 
 
 def apiserver(
     store_endpoints: str = typer.Option(STORE_ENDPOINTS, "--store-endpoints",
                                         help="Comma-separated HOST:PORT of the store members."),
-    listen: str = typer.Option("127.0.1.1:6443", "--listen", help="HOST:PORT to serve HTTPS on."),
+    listen: str = typer.Option(defaults.LOCAL_API_LISTEN, "--listen", help="HOST:PORT to serve HTTPS on."),
     tls_cert: Path = typer.Option(..., "--tls-cert-file", help="Server certificate (PEM), signed by the "
                                   "cluster CA, with this master's addresses in its SANs."),
     tls_key: Path = typer.Option(..., "--tls-private-key-file", help="Its private key (PEM, mode 0600)."),

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from control_plane.api import defaults
 from control_plane.cli.context import api_config
 from control_plane.cli.humanize import duration
 from control_plane.cli.output import OUTPUT_OPTION, Output, emit, fail, table
@@ -136,14 +137,18 @@ def assets(
     directory: Path = typer.Option(..., "--dir", help="Where the assets live on the controller."),
     masters: list[str] = typer.Option([], "--master", help="NAME=ADDRESS of a master (repeat)."),
     nodes: list[str] = typer.Option([], "--node", help="NAME=ADDRESS of a worker node (repeat)."),
-    install_dir: str = typer.Option("/opt/skiff", "--install-dir", help="Where Skiff is installed on hosts."),
+    install_dir: str = typer.Option(defaults.INSTALL_DIR, "--install-dir",
+                                    help="Where Skiff is installed on hosts."),
     version: str = typer.Option("", "--version", help="The installed version (in the manifests)."),
     build: str = typer.Option(
         "", "--build", help="The installed build (`skiff cluster wheelhouse`'s digest)."
     ),
-    lease_duration: float = typer.Option(15, "--leader-elect-lease-duration", help="For the components."),
-    renew_deadline: float = typer.Option(10, "--leader-elect-renew-deadline", help="For the components."),
-    retry_period: float = typer.Option(2, "--leader-elect-retry-period", help="For the components."),
+    lease_duration: float = typer.Option(defaults.LEASE_DURATION, "--leader-elect-lease-duration",
+                                         help="For the components."),
+    renew_deadline: float = typer.Option(defaults.RENEW_DEADLINE, "--leader-elect-renew-deadline",
+                                         help="For the components."),
+    retry_period: float = typer.Option(defaults.RETRY_PERIOD, "--leader-elect-retry-period",
+                                       help="For the components."),
     output: Output = OUTPUT_OPTION,
 ) -> None:
     """Make the cluster's CA, host certificates, tokens and store secret (what is missing

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import typer
 
+from control_plane.api import defaults
 from control_plane.client.leaderelection import ElectionConfig
 
 LEADER_ELECT = typer.Option(True, "--leader-elect/--no-leader-elect",
                             help="Elect one active instance with a Lease in kube-system.")
-LEASE = typer.Option(15.0, "--leader-elect-lease-duration", help="Seconds a leader's lease lasts.")
-RENEW = typer.Option(10.0, "--leader-elect-renew-deadline",
+LEASE = typer.Option(defaults.LEASE_DURATION, "--leader-elect-lease-duration",
+                     help="Seconds a leader's lease lasts.")
+RENEW = typer.Option(defaults.RENEW_DEADLINE, "--leader-elect-renew-deadline",
                      help="Seconds a leader keeps trying to renew before it steps down.")
-RETRY = typer.Option(2.0, "--leader-elect-retry-period", help="Seconds between election rounds.")
+RETRY = typer.Option(defaults.RETRY_PERIOD, "--leader-elect-retry-period",
+                     help="Seconds between election rounds.")
 IDENTITY = typer.Option("", "--identity", help="This instance's name in the Lease (default: host_pid_uuid).")
 
 

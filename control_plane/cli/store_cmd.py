@@ -12,6 +12,7 @@ from typing import TypeVar
 import typer
 import yaml
 
+from control_plane.api import defaults
 from control_plane.cli.output import OUTPUT_OPTION, Output, emit, err_console, fail
 from raftstore.client import StoreClient, prefix_end
 from raftstore.config import MemberConfig, parse_initial_cluster, read_secret
@@ -23,7 +24,7 @@ app = typer.Typer(help="The cluster store (Skiff's etcd): run a member, read and
 member_app = typer.Typer(help="Add or remove store members, one change at a time.", no_args_is_help=True)
 app.add_typer(member_app, name="member")
 
-DEFAULT_ENDPOINTS = "127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379"
+DEFAULT_ENDPOINTS = defaults.LOCAL_STORE_ENDPOINTS
 ENDPOINTS = typer.Option(DEFAULT_ENDPOINTS, "--endpoints", envvar="SKIFF_STORE_ENDPOINTS",
                          help="Comma-separated HOST:PORT of store members.")
 TIMEOUT = typer.Option(5.0, "--timeout", help="Deadline of the whole command, seconds.")

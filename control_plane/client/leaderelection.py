@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from control_plane.api import paths
+from control_plane.api import defaults, paths
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, micro_rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
@@ -34,9 +34,9 @@ LEASES = paths.resource("leases")
 class ElectionConfig:
     """Kubernetes' defaults: 15 s lease, 10 s renew deadline, 2 s retry period."""
 
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
+    lease_duration: float = defaults.LEASE_DURATION
+    renew_deadline: float = defaults.RENEW_DEADLINE
+    retry_period: float = defaults.RETRY_PERIOD
     namespace: str = "kube-system"
 
     def __post_init__(self) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from control_plane.api import defaults
 from control_plane.apiserver.auth import new_token
 from control_plane.client.config import write as write_client_config
 from control_plane.devtools import procs
@@ -91,7 +92,7 @@ class LocalCluster:
         bootstrap = self._token("bootstrap.token")
         if not (self.root / "store.secret").exists():
             write_secret(self.root / "store.secret")
-        urls = [f"https://{m.address}:6443" for m in self.masters]
+        urls = [f"https://{m.address}:{defaults.API_PORT}" for m in self.masters]
         write_client_config(self.config_file, urls, ca, admin.read_text().strip())
         single = len(self.hosts) == 1
         for host in self.hosts:

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from control_plane.api import defaults
 from control_plane.devtools import procs
 from raftstore.client import StoreClient
 from raftstore.config import write_secret
@@ -21,8 +22,8 @@ from raftstore.config import write_secret
 class MemberSpec:
     name: str
     host: str
-    client_port: int = 2379
-    peer_port: int = 2380
+    client_port: int = defaults.STORE_CLIENT_PORT
+    peer_port: int = defaults.STORE_PEER_PORT
 
     @property
     def client(self) -> str:

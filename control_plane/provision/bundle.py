@@ -23,26 +23,27 @@ from typing import Any
 
 import yaml
 
+from control_plane.api import defaults
 from control_plane.client.atomicfile import write_atomic
 from control_plane.provision.assets import Assets, HostSpec
 
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
-ETC = "/etc/skiff"
+ETC = defaults.ETC_DIR
 
 
 @dataclass(frozen=True)
 class Settings:
-    install_dir: str = "/opt/skiff"
+    install_dir: str = defaults.INSTALL_DIR
     version: str = ""
     build: str = ""
-    api_port: int = 6443
-    client_port: int = 2379
-    peer_port: int = 2380
-    lease_duration: float = 15
-    renew_deadline: float = 10
-    retry_period: float = 2
+    api_port: int = defaults.API_PORT
+    client_port: int = defaults.STORE_CLIENT_PORT
+    peer_port: int = defaults.STORE_PEER_PORT
+    lease_duration: float = defaults.LEASE_DURATION
+    renew_deadline: float = defaults.RENEW_DEADLINE
+    retry_period: float = defaults.RETRY_PERIOD
     taint_masters: bool = True
-    heartbeat_seconds: float = 5
+    heartbeat_seconds: float = defaults.PROVISIONED_HEARTBEAT_SECONDS
 
     @property
     def skiff(self) -> str:

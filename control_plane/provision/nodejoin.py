@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import yaml
 
-from control_plane.api import paths
+from control_plane.api import defaults, paths
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError
 from control_plane.provision.assets import Assets, HostSpec
@@ -29,7 +29,7 @@ from control_plane.provision.bundle import Settings, agent_config
 from control_plane.provision.remote import Remote, RemoteError
 from control_plane.provision.wheelhouse import Build
 
-INSTALL_DIR = "/opt/skiff"
+INSTALL_DIR = defaults.INSTALL_DIR
 SKIFF_BIN = f"{INSTALL_DIR}/venv/bin/skiff"
 VERSION = importlib.metadata.version("skiff")
 Progress = Callable[[str], None]

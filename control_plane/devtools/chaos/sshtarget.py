@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from control_plane.api import defaults
 from control_plane.devtools.chaos.hostops import HostFaultError
 from control_plane.provision.remote import Remote, RemoteError
 
@@ -88,7 +89,8 @@ class SshTarget:
         return [h.name for h in self.inventory.hosts if h.role == "node"]
 
     def store_endpoints(self) -> dict[str, str]:
-        return {h.name: f"{h.address}:2379" for h in self.inventory.hosts if h.role == "master"}
+        port = defaults.STORE_CLIENT_PORT
+        return {h.name: f"{h.address}:{port}" for h in self.inventory.hosts if h.role == "master"}
 
     def admin_config(self) -> Path:
         return self.config

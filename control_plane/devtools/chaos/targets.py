@@ -16,6 +16,7 @@ import signal
 from pathlib import Path
 from typing import Protocol
 
+from control_plane.api import defaults
 from control_plane.devtools import procs
 from control_plane.devtools.chaos.hostops import HostLayout, HostOps
 from control_plane.devtools.localcluster import SKIFF, LocalCluster
@@ -68,7 +69,7 @@ class LocalTarget:
         return [h.name for h in self.cluster.hosts if h.role != "control-plane"]
 
     def store_endpoints(self) -> dict[str, str]:
-        return {h.name: f"{h.address}:2379" for h in self.cluster.masters}
+        return {h.name: f"{h.address}:{defaults.STORE_CLIENT_PORT}" for h in self.cluster.masters}
 
     def admin_config(self) -> Path:
         return self.cluster.config_file
