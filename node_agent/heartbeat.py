@@ -18,9 +18,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from control_plane.api import paths
+from control_plane.api.objects import Obj
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import micro_rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
@@ -29,7 +29,6 @@ from node_agent.config import AgentConfig
 from node_agent.runtime.base import Capabilities
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 NODES, LEASES = paths.resource("nodes"), paths.resource("leases")
 LEASE_SECONDS = 40
 

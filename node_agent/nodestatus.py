@@ -12,13 +12,12 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
+from control_plane.api.objects import Obj
 from control_plane.client.clock import rfc3339
 
-Obj = dict[str, Any]
 SKIFF_VERSION = "0.1.0"
 MEMORY_PRESSURE = 0.05  # available below 5 % of total
 DISK_PRESSURE = 0.10  # free below 10 % of total

@@ -4,12 +4,10 @@ policy and back-off.  Pure functions; the pod worker does the I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from control_plane.api.objects import Obj
 from control_plane.api.quantity import cpu_millis, memory_bytes
 from node_agent.runtime.base import ContainerSpec
-
-Obj = dict[str, Any]
 
 
 class ConfigProblem(Exception):

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from control_plane.api.objects import Obj
 from control_plane.client.clock import rfc3339
 from node_agent.runtime.base import ContainerState
-
-Obj = dict[str, Any]
 
 
 @dataclass

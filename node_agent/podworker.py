@@ -24,10 +24,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from control_plane.api import paths
 from control_plane.api.objects import MIRROR_ANNOTATION as MIRROR
+from control_plane.api.objects import Obj
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, parse_rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
@@ -40,7 +40,6 @@ from node_agent.runtime.base import ContainerState, Runtime, StartError
 from node_agent.staticpods import ensure_mirror, mirror_name
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 PODS = paths.resource("pods")
 
 

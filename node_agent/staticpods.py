@@ -25,12 +25,12 @@ import yaml
 
 from control_plane.api import paths
 from control_plane.api.objects import MIRROR_ANNOTATION as MIRROR
+from control_plane.api.objects import Obj
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import StatusError, is_not_found
 from node_agent.desired import DesiredPod
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 PODS = paths.resource("pods")
 SUFFIXES = (".yaml", ".yml", ".json")
 

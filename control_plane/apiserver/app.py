@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from control_plane.api.objects import Obj
 from control_plane.api.resources import BY_PATH, Resource
 from control_plane.apiserver import logproxy, subresources
 from control_plane.apiserver.auth import Identity, TokenStore, authorize, new_token
@@ -33,7 +34,6 @@ from control_plane.apiserver.validation import MAX_OBJECT_BYTES, check_name
 from raftstore.errors import StoreError
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 WATCH_CHUNK = 5.0  # seconds between bookmark opportunities on a quiet watch
 MAX_WATCH = 1800.0
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-skiff.0.1.0", "platform": "linux/python",

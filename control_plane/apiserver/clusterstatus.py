@@ -19,15 +19,14 @@ Contract:
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
+from control_plane.api.objects import Obj
 from control_plane.api.resources import BY_PATH
 from control_plane.apiserver.errors import ApiError
 from control_plane.apiserver.handlers import Handlers
 from raftstore.client import StoreClient
 from raftstore.errors import StoreError
 
-Obj = dict[str, Any]
 LEASES = BY_PATH[("coordination.k8s.io", "v1", "leases")]
 COMPONENT_LEASES = ("kube-scheduler", "kube-controller-manager")
 LEASE_NAMESPACE = "kube-system"

@@ -13,6 +13,7 @@ from collections.abc import Generator
 from contextlib import closing
 from typing import Any
 
+from control_plane.api.objects import Obj
 from control_plane.api.resources import INITIAL_NAMESPACES, NAMESPACES, RESOURCES, Resource
 from control_plane.apiserver import keys
 from control_plane.apiserver import patch as patching
@@ -21,7 +22,6 @@ from control_plane.apiserver.selectors import Matcher, field_selector, label_sel
 from control_plane.apiserver.storage import ObjectStore, WatchEvent
 from control_plane.apiserver.validation import validate
 
-Obj = dict[str, Any]
 PATCH_RETRIES = 8
 STATUS_KINDS = ("Pod", "Node", "Deployment")
 

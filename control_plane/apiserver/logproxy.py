@@ -21,6 +21,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from control_plane.api import defaults
+from control_plane.api.objects import Obj
 from control_plane.api.resources import BY_PATH
 from control_plane.apiserver.errors import ApiError, bad_request
 from control_plane.apiserver.handlers import Handlers
@@ -28,7 +29,6 @@ from control_plane.apiserver.handlers import Handlers
 PODS, NODES = BY_PATH[("", "v1", "pods")], BY_PATH[("", "v1", "nodes")]
 AGENT_PORT = defaults.AGENT_PORT
 PASSED_ON = ("follow", "tailLines", "previous", "timestamps", "sinceSeconds")
-Obj = dict[str, Any]
 
 
 def agent_endpoint(node: Obj) -> tuple[str, int]:

@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from control_plane.api.objects import Obj
 from control_plane.apiserver.errors import bad_request
 
-Obj = dict[str, Any]
 Matcher = Callable[[Obj], bool]
 
 FIELDS = {

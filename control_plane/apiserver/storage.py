@@ -14,6 +14,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from control_plane.api.objects import Obj
 from control_plane.api.resources import Resource
 from control_plane.apiserver import keys
 from control_plane.apiserver.errors import already_exists, conflict, from_store, not_found
@@ -22,8 +23,6 @@ from raftstore.client import StoreClient, compare, op_delete, op_get, op_put, pr
 from raftstore.client import WatchEvent as KeyEvent
 from raftstore.codec import kv_from_json
 from raftstore.mvcc import KeyValue
-
-Obj = dict[str, Any]
 
 
 @dataclass

@@ -15,12 +15,12 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from control_plane.api.objects import Obj
 from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import ApiError, bad_request, conflict, invalid
 from control_plane.apiserver.handlers import PATCH_RETRIES, Handlers, now_rfc3339, parse_rv
 from control_plane.apiserver.validation import check_name
 
-Obj = dict[str, Any]
 ALLOWED = {("pods", "log"),
            ("pods", "status"), ("nodes", "status"), ("deployments", "status"), ("pods", "binding"),
            ("pods", "eviction"), ("deployments", "scale")}

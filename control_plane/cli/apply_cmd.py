@@ -15,11 +15,11 @@ Contract:
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import typer
 
 from control_plane.api import paths
+from control_plane.api.objects import Obj
 from control_plane.cli import threeway
 from control_plane.cli.manifests import Manifest, ManifestError, load
 from control_plane.cli.output import error, fail
@@ -27,7 +27,6 @@ from control_plane.cli.session import NAMESPACE_OPTION, is_object_not_found, ope
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import StatusError
 
-Obj = dict[str, Any]
 CONFLICT_RETRIES = 5
 FILENAME_OPTION = typer.Option([], "--filename", "-f",
                                help="A YAML/JSON file, a directory of them, or - for stdin (repeatable).")

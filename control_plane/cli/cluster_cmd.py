@@ -7,12 +7,12 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import typer
 
 from control_plane.api import defaults
+from control_plane.api.objects import Obj
 from control_plane.cli.context import api_config
 from control_plane.cli.humanize import duration
 from control_plane.cli.output import OUTPUT_OPTION, Output, emit, fail, table
@@ -21,7 +21,6 @@ from control_plane.client.clock import parse_rfc3339
 from control_plane.client.config import ClientConfig
 from control_plane.client.errors import ApiClientError
 
-Obj = dict[str, Any]
 STATUS_PATH = "/apis/skiff.io/v1/clusterstatus"
 COMPONENTS = (("scheduler", "kube-scheduler"), ("controller-manager", "kube-controller-manager"))
 app = typer.Typer(help="The cluster as a whole.", no_args_is_help=True)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
 import typer
 
 from control_plane.api import paths
-from control_plane.api.objects import TERMINAL_PHASES
+from control_plane.api.objects import TERMINAL_PHASES, Obj
 from control_plane.api.resources import Resource
 from control_plane.cli import describers
 from control_plane.cli.output import fail
@@ -17,7 +16,6 @@ from control_plane.cli.session import NAMESPACE_OPTION, explain_object_error, op
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError
 
-Obj = dict[str, Any]
 EVENTS, PODS = paths.resource("events"), paths.resource("pods")
 
 

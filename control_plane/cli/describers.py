@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from control_plane.api.objects import Obj
 from control_plane.cli import printers
 from control_plane.cli.humanize import UNKNOWN, age, cores, memory, percent
 from control_plane.cli.threeway import LAST_APPLIED
 
-Obj = dict[str, Any]
 NONE = "<none>"
 INDENT = "  "
 

@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from control_plane.api import paths
-from control_plane.api.objects import is_mirror, is_terminal, object_key
+from control_plane.api.objects import Obj, is_mirror, is_terminal, object_key
 from control_plane.cli.cordon_cmd import NODE_ARGUMENT, NODES, change
 from control_plane.cli.output import err_console, fail
 from control_plane.cli.session import explain_object_error, open_session
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 
-Obj = dict[str, Any]
 PODS = paths.resource("pods")
 POLL = 0.5
 

@@ -6,12 +6,12 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import typer
 import yaml
 
 from control_plane.api import paths
+from control_plane.api.objects import Obj
 from control_plane.api.resources import Resource
 from control_plane.cli import printers
 from control_plane.cli.output import Output, fail, table
@@ -24,7 +24,6 @@ from control_plane.cli.session import (
 )
 from control_plane.client.errors import ApiClientError, StatusError, Unreachable
 
-Obj = dict[str, Any]
 GET_OUTPUT = typer.Option(Output.table, "--output", "-o", help="table, wide, json or yaml")
 WATCH_RETRIES = 5
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
+from control_plane.api.objects import Obj
 from control_plane.api.paths import BY_KIND
 from control_plane.api.resources import Resource
 
-Obj = dict[str, Any]
 SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from control_plane.api.objects import Obj
 from control_plane.api.resources import Resource
 from control_plane.cli.humanize import UNKNOWN, age, percent
 
-Obj = dict[str, Any]
 Cell = Callable[[Obj, float], str]
 NONE = "<none>"
 ROLE_PREFIX = "node-role.kubernetes.io/"

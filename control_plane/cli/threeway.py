@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
 
-Obj = dict[str, Any]
+from control_plane.api.objects import Obj
+
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 

@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 import typer
 
 from control_plane.api import paths
+from control_plane.api.objects import Obj
 from control_plane.cli.humanize import UNKNOWN, cores, memory, percent
 from control_plane.cli.output import OUTPUT_OPTION, Output, emit, fail, table
 from control_plane.cli.session import open_session
 
-Obj = dict[str, Any]
 NODES = paths.resource("nodes")
 COLUMNS = ["NAME", "CPU%", "MEMORY%", "CPU(ALLOCATABLE)", "MEMORY(ALLOCATABLE)"]
 app = typer.Typer(help="Live resource use of nodes.", no_args_is_help=True)

@@ -14,12 +14,12 @@ from typing import Any
 import typer
 
 from control_plane.api import paths
+from control_plane.api.objects import Obj
 from control_plane.api.resources import Resource
 from control_plane.cli.output import fail
 from control_plane.cli.session import NAMESPACE_OPTION, open_session, ref, split_type_name
 from control_plane.client.errors import ApiClientError
 
-Obj = dict[str, Any]
 POLL = 1.0
 
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
+from control_plane.api.objects import Obj
 from control_plane.client.errors import OutcomeUnknown, StatusError, Unreachable
 
-Obj = dict[str, Any]
 RETRY_PAUSE = 0.2
 FAILED_FOR = 5.0  # seconds a server that failed is skipped
 WATCH_READ_TIMEOUT = 30.0  # a watch with bookmarks hears from the server every few seconds

@@ -13,16 +13,15 @@ import logging
 import queue
 import secrets
 import threading
-from typing import Any
 
 from control_plane.api import paths
+from control_plane.api.objects import Obj
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, rfc3339
 from control_plane.client.errors import ApiClientError
 
 log = logging.getLogger(__name__)
 EVENTS = paths.resource("events")
-Obj = dict[str, Any]
 
 
 class EventRecorder:

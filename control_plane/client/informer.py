@@ -17,16 +17,14 @@ import random
 import threading
 from collections.abc import Callable
 from contextlib import closing
-from typing import Any
 
 from control_plane.api import paths
-from control_plane.api.objects import object_key
+from control_plane.api.objects import Obj, object_key
 from control_plane.api.resources import Resource
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError, StatusError
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 Handler = Callable[[str, Obj], None]
 WATCH_SECONDS = 300
 

@@ -11,17 +11,15 @@ reconcile.  Idempotent: reconciling twice in a row does nothing the second time.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from control_plane.api import paths
-from control_plane.api.objects import controller_of
+from control_plane.api.objects import Obj, controller_of
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import StatusError, is_not_found
 from control_plane.client.events import EventRecorder
 from control_plane.controllers.rollout import HASH_LABEL, plan, template_hash
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 PODS, DEPLOYMENTS = paths.resource("pods"), paths.resource("deployments")
 
 

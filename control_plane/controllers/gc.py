@@ -11,17 +11,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from control_plane.api import paths
-from control_plane.api.objects import controller_of, is_terminating, name_of, namespace_of
+from control_plane.api.objects import Obj, controller_of, is_terminating, name_of, namespace_of
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 PODS, NODES = paths.resource("pods"), paths.resource("nodes")
 
 

@@ -14,10 +14,9 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from control_plane.api import paths
-from control_plane.api.objects import object_key
+from control_plane.api.objects import Obj, object_key
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock
 from control_plane.client.errors import ApiClientError
@@ -29,7 +28,6 @@ from control_plane.controllers.gc import GarbageCollector
 from control_plane.controllers.nodelifecycle import NodeLifecycleConfig, NodeLifecycleController
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True)

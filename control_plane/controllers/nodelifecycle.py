@@ -25,6 +25,7 @@ from typing import Any
 
 from control_plane.api import paths
 from control_plane.api.objects import (
+    Obj,
     condition,
     is_mirror,
     is_terminal,
@@ -40,7 +41,6 @@ from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 NODES, PODS, LEASES = paths.resource("nodes"), paths.resource("pods"), paths.resource("leases")
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"

@@ -20,9 +20,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from control_plane.api.objects import is_pod_ready, is_terminal, is_terminating, name_of
+from control_plane.api.objects import Obj, is_pod_ready, is_terminal, is_terminating, name_of
 
-Obj = dict[str, Any]
 HASH_LABEL = "pod-template-hash"
 
 

@@ -6,15 +6,13 @@ mistakes them for machines.  Used by tests and `bench/scheduler.py`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from control_plane.api import paths
+from control_plane.api.objects import Obj
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import rfc3339
 
 NODES = paths.resource("nodes")
 HOLLOW_LABEL = "skiff.io/hollow"
-Obj = dict[str, Any]
 
 
 def hollow_node(name: str, cpu: str = "4", memory: str = "8Gi", labels: dict[str, str] | None = None,

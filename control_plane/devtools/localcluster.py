@@ -19,7 +19,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -41,7 +40,6 @@ from raftstore.config import write_secret
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
 # Quick failover of the scheduler and controller manager on one machine (seconds).
 LAB_ELECTION = Settings(lease_duration=4, renew_deadline=3, retry_period=0.5)
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True)

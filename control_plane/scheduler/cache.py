@@ -9,12 +9,9 @@ held by the scheduling thread for a whole decision so a view never changes mid-w
 from __future__ import annotations
 
 import threading
-from typing import Any
 
-from control_plane.api.objects import TERMINAL_PHASES, object_key
+from control_plane.api.objects import TERMINAL_PHASES, Obj, object_key
 from control_plane.scheduler.view import NodeView, PodView
-
-Obj = dict[str, Any]
 
 
 class SchedulerCache:

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from control_plane.api import paths
-from control_plane.api.objects import TERMINAL_PHASES, object_key
+from control_plane.api.objects import TERMINAL_PHASES, Obj, object_key
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, rfc3339
 from control_plane.client.errors import ApiClientError, StatusError
@@ -37,7 +37,6 @@ from control_plane.scheduler.queue import SchedulingQueue
 from control_plane.scheduler.view import PodView
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 PODS, NODES = paths.resource("pods"), paths.resource("nodes")
 SCHEDULER_NAMES = (None, "", "default-scheduler", "skiff-scheduler")
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from control_plane.api.objects import is_node_ready
+from control_plane.api.objects import Obj, is_node_ready
 from control_plane.api.quantity import cpu_millis, memory_bytes
-
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True)
