@@ -7,7 +7,7 @@ does, and no more.
 
 Contracts:
 - `start()` returns at once if a supervisor for the same pidfile is alive (checked by
-  PID *and* command line, never by process name: in the lab every host shares one
+  PID, start time *and* command line, never by process name: in the lab every host shares one
   process table).  Otherwise it starts one in a new session (so the end of the SSH
   session that started it does not end it) and returns after it wrote its pidfile.
 - The supervisor restarts the command after it exits, waiting 1 s, doubling up to
@@ -34,7 +34,7 @@ from types import FrameType
 
 import psutil
 
-from control_plane.client.atomicfile import write_atomic
+from node_agent.runtime.identity import ProcRef, read_pidfile, write_pidfile
 
 MIN_BACKOFF, MAX_BACKOFF, HEALTHY_RUN = 1.0, 30.0, 60.0
 MARK = "supervise"
@@ -42,9 +42,21 @@ LAUNCH = "import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_sessi
 
 
 def running(pidfile: Path) -> psutil.Process | None:
-    """The live supervisor that owns `pidfile`, or None (a stale pidfile is ignored)."""
+    """The live supervisor that owns `pidfile`, or None (a stale pidfile is ignored).
+
+    Identity is the pidfile's PID, start ticks and boot (`identity.read_pidfile`); a
+    pidfile with a bare PID (written by an older Skiff: upgrades meet them) is checked by
+    PID and command line alone.  Either way the command line must name this pidfile.
+    """
     try:
-        pid = int(pidfile.read_text().split()[0])
+        fields = pidfile.read_text().split()
+        if len(fields) == 1:
+            pid = int(fields[0])
+        else:
+            ref = read_pidfile(pidfile)
+            if ref is None:
+                return None
+            pid = ref.pid
         proc = psutil.Process(pid)
         cmdline = proc.cmdline()
     except (OSError, ValueError, IndexError, psutil.Error):
@@ -117,7 +129,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the SSH session that started us may end
-        write_atomic(self.pidfile, f"{os.getpid()}\n", fsync=False)
+        write_pidfile(self.pidfile, ProcRef.of(os.getpid()))
         backoff = MIN_BACKOFF
         try:
             while not self.stopping.is_set():

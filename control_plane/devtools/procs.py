@@ -1,8 +1,10 @@
-"""Processes we start: pidfiles that also record the start time, stop by PID only.
+"""Processes we start: pidfiles that record the process's identity, stop by PID only.
 
 PIDs wrap and, in the lab, every host shares one process table, so a bare PID is not
-proof of identity: before signalling, the recorded start time must match the process.
-Nothing here finds processes by name.
+proof of identity: a pidfile holds the PID, its start time in clock ticks since boot and
+the boot id (`node_agent.runtime.identity`, the one definition of a process's identity),
+and a signal goes through a pidfd opened before that identity is checked.  Nothing here
+finds processes by name.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from control_plane.client.atomicfile import write_atomic
+from node_agent.runtime.identity import ProcRef, read_pidfile, write_pidfile
 
 # Popen objects of our children: kept so they are not collected while running (and so
 # we can reap them); keyed by PID.
@@ -34,33 +36,25 @@ def start(argv: Sequence[str], pidfile: Path, logfile: Path, env: dict[str, str]
         proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env)
     _children[proc.pid] = proc
-    created = psutil.Process(proc.pid).create_time()
-    write_atomic(pidfile, f"{proc.pid} {created!r}\n", fsync=False)
+    write_pidfile(pidfile, ProcRef.of(proc.pid))
     return proc.pid
 
 
 def read(pidfile: Path) -> psutil.Process | None:
     """The live process a pidfile names, or None if it is gone or the PID was reused."""
+    ref = read_pidfile(pidfile)
+    if ref is None:
+        return None
     try:
-        pid_text, created_text = pidfile.read_text().split()
-        proc = psutil.Process(int(pid_text))
-        if abs(proc.create_time() - float(created_text)) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return proc
-    except (OSError, ValueError, psutil.Error):
+        return psutil.Process(ref.pid)
+    except psutil.Error:
         return None
 
 
 def signal_pidfile(pidfile: Path, sig: int) -> bool:
     """Send `sig` to the pidfile's process (if it is still that process)."""
-    proc = read(pidfile)
-    if proc is None:
-        return False
-    try:
-        proc.send_signal(sig)
-        return True
-    except psutil.Error:
-        return False
+    ref = read_pidfile(pidfile)
+    return ref is not None and ref.signal(sig)
 
 
 def stop(pidfile: Path, timeout: float = 10.0) -> None:
@@ -132,7 +126,13 @@ def reap(proc: psutil.Process | None) -> None:
 
 
 def wait_for(predicate: object, timeout: float, interval: float = 0.05, what: str = "condition") -> None:
-    """Poll `predicate()` until true; raise TimeoutError naming `what` after `timeout` s."""
+    """Poll `predicate()` until true; raise TimeoutError naming `what` after `timeout` s.
+
+    An exception from the predicate means "not yet" (a server may still be starting;
+    a test's helper may assert that a command succeeded), so it is retried; on a
+    time-out the last one is chained to the TimeoutError, so its traceback is shown
+    rather than lost.
+    """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -143,4 +143,5 @@ def wait_for(predicate: object, timeout: float, interval: float = 0.05, what: st
             last_error = err
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}"
-                       + (f" (last error: {last_error})" if last_error else ""))
+                       + (f" (last error: {type(last_error).__name__}: {last_error})" if last_error else "")
+                       ) from last_error

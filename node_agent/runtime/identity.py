@@ -27,6 +27,8 @@ from typing import Any
 
 import psutil
 
+from control_plane.client.atomicfile import write_atomic
+
 
 def start_ticks(pid: int) -> int:
     """The start time of `pid` in clock ticks since boot.  Raises `ProcessLookupError`
@@ -129,3 +131,25 @@ class ProcRef:
             yield fd if self.exists() else None
         finally:
             os.close(fd)
+
+
+def write_pidfile(path: Path, ref: ProcRef) -> None:
+    """Record `ref` in `path` atomically as `PID START_TICKS BOOT_ID` (one line)."""
+    write_atomic(path, f"{ref.pid} {ref.start_ticks} {ref.boot}\n", fsync=False)
+
+
+def read_pidfile(path: Path) -> ProcRef | None:
+    """The process a pidfile names, if it is still that very process (PID, start ticks
+    and boot all match) and not a zombie; None for a missing, stale or unreadable file.
+
+    A bare PID (what `sshd -D` or an older Skiff wrote) is not an identity: None.
+    """
+    try:
+        fields = path.read_text().split()
+        if len(fields) != 3:
+            return None
+        pid, ticks, boot = int(fields[0]), int(fields[1]), fields[2]
+        ref = ProcRef(pid, ticks, psutil.Process(pid).create_time(), boot)
+    except (OSError, ValueError, psutil.Error):
+        return None
+    return ref if ref.running() else None
