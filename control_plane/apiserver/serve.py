@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from control_plane.apiserver.app import build_app
-from control_plane.apiserver.auth import TokenStore
+from control_plane.apiserver.authn import TokenStore
 from control_plane.apiserver.handlers import Handlers
 from control_plane.apiserver.storage import ObjectStore
 from raftstore.client import StoreClient

@@ -21,7 +21,8 @@ from control_plane.cli import (
     node_cmd,
     scale_cmd,
     scheduler_cmd,
-    store_cmd,
+    store,
+    store,
     supervise_cmd,
     token_cmd,
     top_cmd,
@@ -45,7 +46,7 @@ def root(ctx: typer.Context,
     ctx.obj = {"config": config or None}
 
 
-app.add_typer(store_cmd.app, name="store")
+app.add_typer(store.app, name="store")
 app.command("apiserver")(apiserver_cmd.apiserver)
 app.command("scheduler")(scheduler_cmd.scheduler)
 

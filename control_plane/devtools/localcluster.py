@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from control_plane.api import defaults
-from control_plane.apiserver.auth import new_token
+from control_plane.apiserver.authn import new_token
 from control_plane.client.config import write as write_client_config
 from control_plane.devtools import procs
 from control_plane.provision.assets import HostSpec

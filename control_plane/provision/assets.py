@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from control_plane.apiserver.auth import new_token
+from control_plane.apiserver.authn import new_token
 from control_plane.provision.pki import create_ca, issue_server_cert
 
 

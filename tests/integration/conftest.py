@@ -119,7 +119,7 @@ def control_plane(request: pytest.FixtureRequest, store3: LocalStore,
 def running_apiserver(store: LocalStore, tmp_path: Path, show_log: Callable[[], bool]) -> Iterator[ApiServer]:
     """An API server process (HTTPS, cluster CA, admin token) on `store`; its log tail is
     printed at the end when `show_log()` says so (the test failed)."""
-    from control_plane.apiserver.auth import new_token
+    from control_plane.apiserver.authn import new_token
     from control_plane.devtools import procs
     from control_plane.provision.pki import create_ca, issue_server_cert
 

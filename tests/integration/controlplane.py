@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from control_plane.apiserver.auth import new_token
+from control_plane.apiserver.authn import new_token
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.config import ClientConfig, load, write
 from control_plane.devtools import procs

@@ -177,7 +177,7 @@ def test_api_keeps_working_when_a_store_member_dies(apiserver: ApiServer, store3
 
 
 def test_authentication_and_roles(apiserver: ApiServer, store3: LocalStore) -> None:
-    from control_plane.apiserver.auth import TokenStore, new_token
+    from control_plane.apiserver.authn import TokenStore, new_token
 
     viewer, bootstrap = new_token(), new_token()
     with store3.client() as c:

@@ -8,7 +8,7 @@ from collections.abc import Generator
 
 import anyio
 
-from control_plane.apiserver.app import drive_blocking
+from control_plane.apiserver.watchstream import drive_blocking
 
 
 class Source:

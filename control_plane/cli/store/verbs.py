@@ -1,28 +1,23 @@
-"""`skiff store ...`: run a store member and talk to the store like etcdctl."""
+"""The etcdctl-like verbs of `skiff store`: put, get, del, watch, status, members, compact,
+member add/remove; each takes `--endpoints` and `-o table|json|yaml`."""
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 import yaml
 
 from control_plane.api import defaults
-from control_plane.cli.output import OUTPUT_OPTION, Output, emit, err_console, fail
+from control_plane.cli.output import OUTPUT_OPTION, Output, emit, fail
 from raftstore.client import StoreClient, prefix_end
-from raftstore.config import MemberConfig, parse_initial_cluster, read_secret
 from raftstore.errors import StoreError
 
 T = TypeVar("T")
-app = typer.Typer(help="The cluster store (Skiff's etcd): run a member, read and write keys.",
-                  no_args_is_help=True)
 member_app = typer.Typer(help="Add or remove store members, one change at a time.", no_args_is_help=True)
-app.add_typer(member_app, name="member")
 
 DEFAULT_ENDPOINTS = defaults.LOCAL_STORE_ENDPOINTS
 ENDPOINTS = typer.Option(DEFAULT_ENDPOINTS, "--endpoints", envvar="SKIFF_STORE_ENDPOINTS",
@@ -38,47 +33,6 @@ def _text(b: bytes) -> str:
     return b.decode("utf-8", errors="backslashreplace")
 
 
-@app.command("run")
-def run(
-    name: str = typer.Option(..., "--name", help="This member's name, as in --initial-cluster."),
-    data_dir: Path = typer.Option(..., "--data-dir", help="Journal and snapshot directory."),
-    client_addr: str = typer.Option("127.0.0.1:2379", "--client-addr", help="HOST:PORT for clients."),
-    peer_addr: str = typer.Option("127.0.0.1:2380", "--peer-addr", help="HOST:PORT for Raft peers."),
-    initial_cluster: str = typer.Option(..., "--initial-cluster",
-                                        help="NAME=HOST:PORT,... (peer addresses)."),
-    secret_file: Path | None = typer.Option(None, "--secret-file",
-                                            help="Cluster secret: encrypts and authenticates peer traffic."),
-    election_min: float = typer.Option(0.2, "--election-min", help="Election timeout lower bound, s."),
-    election_max: float = typer.Option(0.6, "--election-max", help="Election timeout upper bound, s."),
-    snapshot_entries: int = typer.Option(5000, "--snapshot-entries",
-                                         help="Raft log entries between snapshots."),
-) -> None:
-    """Run one store member in the foreground.
-
-    Example:
-      skiff store run --name m1 --data-dir /var/lib/skiff/store --client-addr 127.0.1.1:2379 \\
-        --peer-addr 127.0.1.1:2380 --initial-cluster m1=127.0.1.1:2380,m2=127.0.1.2:2380,m3=127.0.1.3:2380
-    """
-    from raftstore.server import run as run_member
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pysyncobj").setLevel(logging.WARNING)
-    if secret_file is None:
-        logging.getLogger("skiff.store").warning(
-            "no --secret-file: peer traffic is neither encrypted nor authenticated, and anyone who "
-            "reaches %s can run code in this process (pysyncobj unpickles peer messages)", peer_addr)
-    try:
-        secret = read_secret(secret_file) if secret_file else None
-        cfg = MemberConfig(name=name, data_dir=data_dir, client_addr=client_addr, peer_addr=peer_addr,
-                           initial_cluster=parse_initial_cluster(initial_cluster), secret=secret,
-                           election_min=election_min, election_max=election_max,
-                           snapshot_entries=snapshot_entries)
-    except (StoreError, OSError) as err:
-        fail(str(err))
-    run_member(cfg)
-
-
-@app.command("put")
 def put(key: str, value: str, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
         lease: int = typer.Option(0, "--lease", help="Attach the key to this lease ID."),
         output: Output = OUTPUT_OPTION) -> None:
@@ -91,7 +45,6 @@ def put(key: str, value: str, endpoints: str = ENDPOINTS, timeout: float = TIMEO
     emit({"key": key, "revision": res.revision}, output)
 
 
-@app.command("get")
 def get(key: str, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
         prefix: bool = typer.Option(False, "--prefix", help="All keys starting with KEY."),
         revision: int = typer.Option(0, "--rev", help="Read as of this revision."),
@@ -115,7 +68,6 @@ def get(key: str, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
         emit({"revision": res.revision, "count": res.count, "more": res.more, "kvs": rows}, output)
 
 
-@app.command("del")
 def delete(key: str, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
            prefix: bool = typer.Option(False, "--prefix", help="All keys starting with KEY."),
            output: Output = OUTPUT_OPTION) -> None:
@@ -129,7 +81,6 @@ def delete(key: str, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
     emit({"deleted": res.deleted, "revision": res.revision}, output)
 
 
-@app.command("watch")
 def watch(key: str, endpoints: str = ENDPOINTS,
           prefix: bool = typer.Option(False, "--prefix", help="All keys starting with KEY."),
           rev: int = typer.Option(0, "--rev", help="Start from this revision (0: from now)."),
@@ -162,7 +113,6 @@ def watch(key: str, endpoints: str = ENDPOINTS,
             pass
 
 
-@app.command("status")
 def status(endpoints: str = ENDPOINTS,
            timeout: float = typer.Option(2.0, "--timeout", help="Per-member deadline, seconds."),
            output: Output = OUTPUT_OPTION) -> None:
@@ -196,7 +146,6 @@ def status(endpoints: str = ENDPOINTS,
         raise typer.Exit(1)
 
 
-@app.command("members")
 def members(endpoints: str = ENDPOINTS, timeout: float = TIMEOUT, output: Output = OUTPUT_OPTION) -> None:
     """List the store's members.
 
@@ -209,7 +158,6 @@ def members(endpoints: str = ENDPOINTS, timeout: float = TIMEOUT, output: Output
          output, ["id", "name", "peer_urls", "client_urls"])
 
 
-@app.command("compact")
 def compact(revision: int, endpoints: str = ENDPOINTS, timeout: float = TIMEOUT,
             output: Output = OUTPUT_OPTION) -> None:
     """Forget history before REVISION (older reads and watches answer 'compacted').
@@ -259,51 +207,7 @@ def _do(fn: Callable[[], T]) -> T:
         fail(err.message)
 
 
-local_app = typer.Typer(help="A store of real member processes on this machine's loopback (127.0.1.N).",
-                        no_args_is_help=True)
-app.add_typer(local_app, name="local")
-LOCAL_DIR = typer.Option(Path("run/store"), "--dir", help="Where members keep data, logs and pidfiles.")
 
-
-@local_app.command("up")
-def local_up(directory: Path = LOCAL_DIR,
-             size: int = typer.Option(3, "--members", help="Number of members (odd: 1, 3, 5)."),
-             output: Output = OUTPUT_OPTION) -> None:
-    """Start N members on 127.0.1.1.. with the default ports and wait for a leader.
-
-    Example: skiff store local up --dir run/store --members 3
-    """
-    from rich.status import Status
-
-    from control_plane.devtools.storecluster import LocalStore
-
-    if size < 1 or size % 2 == 0:
-        fail("--members must be odd (1, 3, 5, ...): an even count adds no fault tolerance")
-    store = LocalStore(directory.resolve(), size)
-    if any(store.alive(m) for m in store.members):
-        fail(f"a local store is already running in {directory} (stop it with: skiff store local down)")
-    store.start()
-    try:
-        with Status(f"starting {size} store members, waiting for a leader...", console=err_console):
-            leader = store.wait_ready(timeout=30)
-    except TimeoutError as err:
-        store.stop()
-        fail(f"{err}; member logs are in {directory}/m*/member.log")
-    emit({"members": store.endpoints, "leader": leader.name, "dir": str(directory.resolve())}, output)
-
-
-@local_app.command("down")
-def local_down(directory: Path = LOCAL_DIR) -> None:
-    """Stop every member `local up` started in --dir (by pidfile); data stays in --dir.
-
-    Example: skiff store local down --dir run/store
-    """
-    from control_plane.devtools import procs
-
-    pidfiles = sorted(directory.glob("*/member.pid"))
-    if not pidfiles:
-        err_console.print(f"no running local store in {directory}")
-        return
-    for pidfile in pidfiles:
-        procs.stop(pidfile)
-    err_console.print(f"stopped {len(pidfiles)} members of the local store in {directory}")
+COMMANDS: list[tuple[str, Callable[..., Any]]] = [
+    ("put", put), ("get", get), ("del", delete), ("watch", watch), ("status", status),
+    ("members", members), ("compact", compact)]

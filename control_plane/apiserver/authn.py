@@ -1,4 +1,5 @@
-"""Authentication (bearer tokens, stored hashed) and authorization (roles).
+"""Authentication: who is asking (bearer tokens, stored hashed).  What they may do is
+`authz.py`.
 
 Tokens look like Kubernetes bootstrap tokens, `<id>.<secret>` (6 + 16 characters of
 [a-z0-9]).  The store keeps only sha256(secret) under `/registry/skiff.io/tokens/<id>`
@@ -20,7 +21,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import ApiError
 from raftstore.client import StoreClient
 
@@ -28,7 +28,6 @@ TOKEN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16,64})$")
 ROLES = ("admin", "viewer", "node", "bootstrap")
 PREFIX = b"/registry/skiff.io/tokens/"
 CACHE_SECONDS = 10.0
-READ_VERBS = {"get", "list", "watch"}
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,6 @@ def _hash(secret: str) -> str:
 
 def unauthorized(message: str = "Unauthorized") -> ApiError:
     return ApiError(401, "Unauthorized", message)
-
-
-def forbidden(who: Identity, verb: str, what: str) -> ApiError:
-    return ApiError(403, "Forbidden", f'{who.name} cannot {verb} {what}')
 
 
 class TokenStore:
@@ -102,47 +97,3 @@ class TokenStore:
         with self._lock:
             self._cache[token_id] = (now, record)
         return record
-
-
-def authorize(who: Identity, verb: str, res: Resource, ns: str | None, name: str | None,
-              current: dict[str, Any] | None, new: Any) -> None:
-    """Raise 403 unless `who` may do `verb` on the object (`current`: its stored state)."""
-    what = f"{res.plural}{'/' + name if name else ''}{' in ' + ns if ns else ''}"
-    if who.role == "admin":
-        return
-    if who.role == "viewer":
-        if verb in READ_VERBS:
-            return
-        raise forbidden(who, verb, what)
-    if who.role == "bootstrap":
-        raise forbidden(who, verb, what)
-    # role == node: reads everywhere, writes only to what belongs to this node.
-    if verb in READ_VERBS or _node_may_write(who.node or "", verb, res, ns, name, current, new):
-        return
-    raise forbidden(who, verb, what)
-
-
-def _node_may_write(node: str, verb: str, res: Resource, ns: str | None, name: str | None,
-                    current: dict[str, Any] | None, new: Any) -> bool:
-    """Kubernetes' NodeRestriction, for the kinds Skiff has."""
-    if res.kind == "Node":
-        return name == node or (verb == "create" and _name(new) == node)
-    if res.kind == "Lease":
-        return ns == "kube-node-lease" and (name == node or (verb == "create" and _name(new) == node))
-    if res.kind == "Event":
-        return verb == "create"
-    if res.kind == "Pod":
-        if verb == "create":  # mirror pods of the node's static pods
-            return _node_of(new) == node
-        return _node_of(current) == node and (verb == "delete" or _node_of(new) in (node, None))
-    return False
-
-
-def _name(obj: Any) -> str | None:
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
-    return meta.get("name") if isinstance(meta, dict) else None
-
-
-def _node_of(obj: Any) -> str | None:
-    spec = obj.get("spec") if isinstance(obj, dict) else None
-    return spec.get("nodeName") if isinstance(spec, dict) else None
