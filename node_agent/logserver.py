@@ -40,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
-import json
 import logging
 import re
 import select
@@ -49,25 +48,21 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from node_agent.logauth import Authorizer, AuthorizerUnavailable
 from node_agent.logfiles import BLOCK, Follower, open_readers
+from node_agent.logquery import HttpError, LogQuery, parse_query, parse_target
 
 log = logging.getLogger(__name__)
 
 IO_TIMEOUT = 30.0  # seconds a read or write on a client connection may block
 HANDSHAKE_TIMEOUT = 10.0
 STOP_GRACE = 1.0  # seconds `stop()` lets streams end cleanly before cutting them
-NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?$")
 STAMPED = re.compile(rb"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}) ")
-BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-           405: "MethodNotAllowed", 500: "InternalError", 503: "ServiceUnavailable"}
 
 
 class LogSource(Protocol):
@@ -80,64 +75,6 @@ class LogSource(Protocol):
 
     def is_running(self, namespace: str, pod: str, container: str) -> bool:
         """Is the container running now (so its current file may still grow)?"""
-
-
-class HttpError(Exception):
-    """An answer other than the logs; becomes a Kubernetes Status body."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def body(self) -> bytes:
-        return json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                           "message": self.message, "reason": REASONS.get(self.code, "Unknown"),
-                           "code": self.code}).encode()
-
-
-# ---- the request ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LogQuery:
-    follow: bool = False
-    previous: bool = False
-    timestamps: bool = False
-    tail_lines: int | None = None
-    since_seconds: int | None = None  # validated, ignored
-
-
-def parse_target(path: str) -> tuple[str, str, str]:
-    """(namespace, pod, container) of `/containerLogs/ns/pod/container`; 404 for another
-    path, 400 for a segment that is not a valid name."""
-    parts = path.split("/")
-    if len(parts) != 5 or parts[:2] != ["", "containerLogs"]:
-        raise HttpError(404, "the server could not find the requested resource")
-    names = [unquote(p) for p in parts[2:]]
-    for name in names:
-        if not NAME.match(name):
-            raise HttpError(400, f"invalid name {name!r} in the path")
-    return names[0], names[1], names[2]
-
-
-def parse_query(query: str) -> LogQuery:
-    """The log options of a query string (last value wins; unknown keys are ignored); 400
-    naming the parameter for a bad value."""
-    values = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    flags: dict[str, bool] = {}
-    for key in ("follow", "previous", "timestamps"):
-        raw = values.get(key, "false").lower()
-        if raw not in BOOLEANS:
-            raise HttpError(400, f"{key} must be true or false, not {values[key]!r}")
-        flags[key] = BOOLEANS[raw]
-    numbers: dict[str, int | None] = {}
-    for key in ("tailLines", "sinceSeconds"):
-        text = values.get(key)
-        if text is not None and not (text.isascii() and text.isdigit()):
-            raise HttpError(400, f"{key} must be a non-negative integer, not {text!r}")
-        numbers[key] = int(text) if text is not None else None
-    return LogQuery(flags["follow"], flags["previous"], flags["timestamps"], numbers["tailLines"],
-                    numbers["sinceSeconds"])
 
 
 # ---- the HTTP side ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from raftstore.errors import MSG_TOO_MANY_OPS, InvalidArgument, StoreError
 from raftstore.mvcc import Event, KeyValue
-from raftstore.state import MAX_TXN_OPS, RESULTS, TARGETS
+from raftstore.txn import MAX_TXN_OPS, RESULTS, TARGETS
 
 Json = dict[str, Any]
 

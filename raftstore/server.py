@@ -8,22 +8,30 @@ bodies `{"error", "message", "code"}`; an unexpected exception is logged and ans
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from raftstore import codec
 from raftstore import errors as e
 from raftstore.asgi import App, JSONResponse, Request, Response, StreamingResponse
-from raftstore.config import CLUSTER_ID, MAX_REQUEST_BYTES, MemberConfig, member_id, parse_addr
+from raftstore.config import CLUSTER_ID, MemberConfig, member_id, parse_addr
+from raftstore.gateway import (
+    check_size,
+    error_response,
+    line,
+    member_json,
+    read_json,
+    request_id,
+    strip_scheme,
+)
+from raftstore.metrics import MemberCollector
 from raftstore.mvcc import Event
 from raftstore.service import MemberService
 from raftstore.state import KVState
@@ -31,7 +39,6 @@ from raftstore.state import KVState
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
 # base64 inflates 4/3; leave room for JSON syntax around the largest allowed value.
-MAX_BODY = MAX_REQUEST_BYTES * 4 // 3 + 64 * 1024
 VERSION = "3.4.0"  # the etcd API level served
 PROGRESS_EVERY = 5.0  # seconds of quiet between watch progress notifications
 MIN_LEASE_TTL = 2  # seconds; > 3 x the default election timeout
@@ -47,7 +54,7 @@ class Api:
         self.registry = CollectorRegistry()
         self.requests = Counter("skiff_store_requests", "Client requests", ["path", "code"],
                                 registry=self.registry)
-        self.registry.register(_MemberCollector(self))
+        self.registry.register(MemberCollector(lambda: self.svc))
 
     @property
     def service(self) -> MemberService:
@@ -271,85 +278,8 @@ class Api:
         return JSONResponse({"health": "true" if ok else "false"}, status_code=200 if ok else 503)
 
 
-class _MemberCollector:
-    """Exports the member's Raft and journal figures at scrape time."""
-
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
-    def collect(self) -> Iterator[Metric]:
-        svc = self.api.svc
-        if svc is None:
-            return
-        raft = svc.member.raft_status()
-        yield GaugeMetricFamily("skiff_store_revision", "Current revision",
-                                value=svc.member.read(lambda s: s.kv.revision))
-        yield GaugeMetricFamily("skiff_store_raft_term", "Raft term", value=raft["term"])
-        yield GaugeMetricFamily("skiff_store_is_leader", "1 if this member leads",
-                                value=int(raft["is_leader"]))
-        yield CounterMetricFamily("skiff_store_journal_fsyncs", "Journal group commits (fdatasync calls)",
-                                  value=raft["journal_syncs"])
-        yield CounterMetricFamily("skiff_store_journal_fsync_seconds", "Time spent in journal fdatasync",
-                                  value=raft["journal_sync_seconds"])
-        yield CounterMetricFamily("skiff_store_journal_appended_entries", "Raft entries appended",
-                                  value=raft["journal_appended"])
-
-
 def _events_since(start: int, key: bytes, range_end: bytes, s: KVState) -> tuple[list[Event], int]:
     return s.kv.events_from(start, key, range_end), s.kv.revision
-
-
-def line(obj: Json) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
-
-
-def strip_scheme(url: str) -> str:
-    return url.removeprefix("http://").removeprefix("https://").rstrip("/")
-
-
-def member_json(m: Json) -> Json:
-    out: Json = {"ID": str(m["id"]), "name": m["name"], "peerURLs": [f"http://{m['peer']}"]}
-    if m["client"]:
-        out["clientURLs"] = [f"http://{m['client']}"]
-    return out
-
-
-def request_id(req: Request) -> str | None:
-    rid = req.headers.get("x-skiff-request-id")
-    if rid is not None and not (0 < len(rid) <= 128):
-        raise e.InvalidArgument("header X-Skiff-Request-Id: 1 to 128 characters")
-    return rid
-
-
-def check_size(cmd: Json) -> Json:
-    if codec.request_bytes(cmd) > MAX_REQUEST_BYTES:
-        raise e.InvalidArgument(e.MSG_REQUEST_TOO_LARGE)
-    return cmd
-
-
-async def read_json(request: Request) -> Any:
-    """The request body as JSON, refusing bodies over MAX_BODY before reading them whole."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
-        raise e.StoreError(e.MSG_REQUEST_TOO_LARGE, e.INVALID_ARGUMENT)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise e.StoreError(e.MSG_REQUEST_TOO_LARGE, e.INVALID_ARGUMENT)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as err:
-        raise e.InvalidArgument(f"malformed JSON body: {err}") from None
-
-
-def error_response(err: e.StoreError) -> JSONResponse:
-    return JSONResponse({"error": err.message, "message": err.message, "code": err.code},
-                        status_code=err.http_status)
 
 
 def build_app(cfg: MemberConfig) -> App:

@@ -13,25 +13,20 @@ Contract:
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections import OrderedDict
 from typing import Any
 
 from raftstore import errors as e
+from raftstore import txn
+from raftstore.fields import need_bytes, need_int, need_time
 from raftstore.leases import MAX_TTL, LeaseTable
-from raftstore.mvcc import KeySpace, KeyValue, RangeResult, in_range
+from raftstore.mvcc import KeySpace, KeyValue, RangeResult
 
-MAX_TXN_OPS = 128
 MAX_RESPONSES = 50_000
 
 Cmd = dict[str, Any]
 Result = dict[str, Any]
-_Writes = tuple[set[bytes], list[tuple[bytes, bytes]]]  # a txn branch's keys put, ranges deleted
-
-# Compare targets and results, as the etcd JSON API names them.
-TARGETS = ("VERSION", "CREATE", "MOD", "VALUE", "LEASE")
-RESULTS = ("EQUAL", "GREATER", "LESS", "NOT_EQUAL")
 
 
 class KVState:
@@ -111,10 +106,10 @@ class KVState:
         return self.read_range(cmd)
 
     def _check_range(self, cmd: Cmd) -> None:
-        _need_bytes(cmd, "key", required=True)
-        _need_bytes(cmd, "range_end")
-        _need_int(cmd, "limit")
-        self.kv.check_revision(_need_int(cmd, "revision"))
+        need_bytes(cmd, "key", required=True)
+        need_bytes(cmd, "range_end")
+        need_int(cmd, "limit")
+        self.kv.check_revision(need_int(cmd, "revision"))
 
     def _op_put(self, cmd: Cmd) -> Result:
         self._check_put(cmd)
@@ -125,10 +120,10 @@ class KVState:
             self.kv.end()
 
     def _check_put(self, cmd: Cmd) -> None:
-        if not _need_bytes(cmd, "key"):
+        if not need_bytes(cmd, "key"):
             raise e.InvalidArgument(e.MSG_KEY_EMPTY)
-        _need_bytes(cmd, "value", required=True)
-        lease = _need_int(cmd, "lease")
+        need_bytes(cmd, "value", required=True)
+        lease = need_int(cmd, "lease")
         if lease and self.leases.get(lease) is None:
             raise e.NotFound(e.MSG_LEASE_NOT_FOUND)
 
@@ -144,7 +139,7 @@ class KVState:
         return out
 
     def _op_delete(self, cmd: Cmd) -> Result:
-        _check_delete(cmd)
+        txn.check_delete(cmd)
         self.kv.begin()
         try:
             return self._delete(cmd)
@@ -163,77 +158,17 @@ class KVState:
             out["prev_kvs"] = prevs
         return out
 
-    # ---- txn ----------------------------------------------------------------------
+    # ---- txn (validation and compares: txn.py) --------------------------------------
     def _op_txn(self, cmd: Cmd) -> Result:
-        self._check_txn(cmd)
+        txn.check(cmd, self._check_put, self._check_range)
         self.kv.begin()
         try:
             return self._txn(cmd)
         finally:
             self.kv.end()
 
-    def _check_txn(self, cmd: Cmd) -> tuple[_Writes, _Writes]:
-        """Validate everything a txn (and its nested txns) will execute, before any write.
-
-        Nested compares and every range run after the txn's first write, so they are
-        checked here too: a failure there would leave the txn half-applied.  Returns the
-        writes of the success and of the failure branch.
-        """
-        compare = cmd.get("compare", [])
-        if len(compare) > MAX_TXN_OPS:
-            raise e.InvalidArgument(e.MSG_TOO_MANY_OPS)
-        for c in compare:
-            _check_compare(c)
-        return self._check_ops(cmd.get("success", [])), self._check_ops(cmd.get("failure", []))
-
-    def _check_ops(self, ops: list[Cmd]) -> _Writes:
-        """Validate one branch; return the keys it puts and the ranges it deletes.
-
-        As etcd's checkIntervals: a key is put at most once and not also deleted, nested
-        txns included (the two branches of one nested txn exclude each other), so no key
-        changes twice in one revision.
-        """
-        if len(ops) > MAX_TXN_OPS:
-            raise e.InvalidArgument(e.MSG_TOO_MANY_OPS)
-        nested: list[tuple[_Writes, _Writes]] = []
-        dels: list[tuple[bytes, bytes]] = []
-        for op in ops:
-            kind = op["op"]
-            if kind == "put":
-                self._check_put(op)
-            elif kind == "delete":
-                _check_delete(op)
-                dels.append((op["key"], op.get("range_end", b"")))
-            elif kind == "range":
-                self._check_range(op)
-            elif kind == "txn":
-                nested.append(self._check_txn(op))
-            else:
-                raise e.InvalidArgument(f"unknown txn operation {kind!r}")
-
-        def deleted(k: bytes) -> bool:
-            return any(in_range(k, key, end) for key, end in dels)
-
-        puts: set[bytes] = set()
-        for (then_puts, then_dels), (else_puts, else_dels) in nested:
-            for k in then_puts:
-                if k in puts or deleted(k):
-                    raise e.InvalidArgument(e.MSG_DUPLICATE_KEY)
-                puts.add(k)
-            for k in else_puts:
-                if (k in puts and k not in then_puts) or deleted(k):
-                    raise e.InvalidArgument(e.MSG_DUPLICATE_KEY)
-                puts.add(k)
-            dels += then_dels + else_dels
-        for op in ops:
-            if op["op"] == "put":
-                if op["key"] in puts or deleted(op["key"]):
-                    raise e.InvalidArgument(e.MSG_DUPLICATE_KEY)
-                puts.add(op["key"])
-        return puts, dels
-
     def _txn(self, cmd: Cmd) -> Result:
-        ok = all(self._compare(c) for c in cmd.get("compare", []))
+        ok = all(txn.compare(self.kv, c) for c in cmd.get("compare", []))
         responses = [self._txn_op(op) for op in cmd.get("success" if ok else "failure", [])]
         return {"succeeded": ok, "responses": responses}
 
@@ -249,18 +184,9 @@ class KVState:
             return {"txn": self._txn(op)}
         raise e.InvalidArgument(f"unknown txn operation {kind!r}")
 
-    def _compare(self, c: Cmd) -> bool:
-        keys = self.kv.select(c["key"], c.get("range_end", b""))
-        if not keys:
-            # A missing key has version, create and mod revision 0, lease 0 and no value.
-            if c["target"] == "VALUE":
-                return False
-            return _cmp(0, c["value"], c["result"])
-        return all(_cmp(_target(self.kv.keys[k], c["target"]), c["value"], c["result"]) for k in keys)
-
     # ---- compaction ---------------------------------------------------------------
     def _op_compact(self, cmd: Cmd) -> Result:
-        rev = _need_int(cmd, "revision", required=True)
+        rev = need_int(cmd, "revision", required=True)
         if rev < self.kv.compact_revision:
             raise e.CompactedError()
         if rev > self.kv.revision:
@@ -270,12 +196,12 @@ class KVState:
 
     # ---- leases -------------------------------------------------------------------
     def _op_lease_grant(self, cmd: Cmd) -> Result:
-        ttl = _need_int(cmd, "ttl", required=True)
+        ttl = need_int(cmd, "ttl", required=True)
         if ttl <= 0 or ttl > MAX_TTL:
             raise e.InvalidArgument("etcdserver: too large lease TTL" if ttl > 0
                                     else "lease TTL must be positive")
-        now = _need_time(cmd, "now")  # validated before new_id() draws an ID
-        lease_id = _need_int(cmd, "id") or self.leases.new_id()
+        now = need_time(cmd, "now")  # validated before new_id() draws an ID
+        lease_id = need_int(cmd, "id") or self.leases.new_id()
         if self.leases.get(lease_id) is not None:
             raise e.AlreadyExists(e.MSG_LEASE_EXISTS)
         lease = self.leases.grant(lease_id, ttl, now)
@@ -300,7 +226,7 @@ class KVState:
 
     def _op_lease_keepalive(self, cmd: Cmd) -> Result:
         lease = self.leases.get(cmd["id"])
-        now = _need_time(cmd, "now")
+        now = need_time(cmd, "now")
         # As etcd: a lease past its expiry is gone even before the leader revokes it.
         if lease is None or lease.expiry <= now:
             raise e.NotFound(e.MSG_LEASE_NOT_FOUND)
@@ -309,13 +235,13 @@ class KVState:
         return {"id": lease.id, "ttl": lease.ttl}
 
     def _op_lease_expire(self, cmd: Cmd) -> Result:
-        expired = self.leases.expired(_need_time(cmd, "now"))
+        expired = self.leases.expired(need_time(cmd, "now"))
         for lease_id in expired:
             self._revoke(lease_id)
         return {"expired": expired}
 
     def _op_lease_promote(self, cmd: Cmd) -> Result:
-        self.leases.promote(_need_time(cmd, "now"), _need_time(cmd, "extend"))
+        self.leases.promote(need_time(cmd, "now"), need_time(cmd, "extend"))
         return {}
 
     def lease_info(self, lease_id: int, now: float, keys: bool) -> Result:
@@ -348,74 +274,6 @@ class KVState:
                                                   kv.version, kv.lease)).encode()):
                 crc = zlib.crc32(part, crc)
         return crc
-
-
-def _need_bytes(cmd: Cmd, field: str, required: bool = False) -> bytes:
-    """The bytes field of a command (b"" when absent and optional)."""
-    if required and field not in cmd:
-        raise e.InvalidArgument(f"field {field!r} is required")
-    value = cmd.get(field, b"")
-    if not isinstance(value, bytes):
-        raise e.InvalidArgument(f"field {field!r}: expected bytes")
-    return value
-
-
-def _need_int(cmd: Cmd, field: str, required: bool = False) -> int:
-    """The integer field of a command (0 when absent and optional); booleans are refused."""
-    if required and field not in cmd:
-        raise e.InvalidArgument(f"field {field!r} is required")
-    value = cmd.get(field, 0)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise e.InvalidArgument(f"field {field!r}: expected an integer")
-    return value
-
-
-def _need_time(cmd: Cmd, field: str) -> float:
-    """A finite number of seconds stamped into the command by its proposer."""
-    value = cmd.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise e.InvalidArgument(f"field {field!r}: expected a finite number")
-    return value
-
-
-def _check_delete(cmd: Cmd) -> None:
-    if not _need_bytes(cmd, "key"):
-        raise e.InvalidArgument(e.MSG_KEY_EMPTY)
-    _need_bytes(cmd, "range_end")
-
-
-def _check_compare(c: Cmd) -> None:
-    _need_bytes(c, "key", required=True)
-    _need_bytes(c, "range_end")
-    target = c.get("target")
-    if target not in TARGETS or c.get("result") not in RESULTS:
-        raise e.InvalidArgument("invalid compare target or result")
-    if target == "VALUE":
-        _need_bytes(c, "value", required=True)
-    else:
-        _need_int(c, "value", required=True)
-
-
-def _target(kv: KeyValue, target: str) -> int | bytes:
-    if target == "VERSION":
-        return kv.version
-    if target == "CREATE":
-        return kv.create_revision
-    if target == "MOD":
-        return kv.mod_revision
-    if target == "LEASE":
-        return kv.lease
-    return kv.value
-
-
-def _cmp(actual: int | bytes, expected: Any, result: str) -> bool:
-    if result == "EQUAL":
-        return bool(actual == expected)
-    if result == "NOT_EQUAL":
-        return bool(actual != expected)
-    if result == "GREATER":
-        return bool(actual > expected)
-    return bool(actual < expected)
 
 
 _HANDLERS = {

@@ -13,7 +13,8 @@ import pytest
 
 from node_agent import logfiles
 from node_agent.logfiles import Follower, LineReader, open_readers, tail_start
-from node_agent.logserver import ChunkWriter, HttpError, LogQuery, parse_query, parse_target
+from node_agent.logquery import HttpError, LogQuery, parse_query, parse_target
+from node_agent.logserver import ChunkWriter
 
 
 @pytest.mark.parametrize(("data", "n", "expected"), [
