@@ -13,6 +13,7 @@ import yaml
 
 from control_plane.api import defaults
 from control_plane.cli.output import OUTPUT_OPTION, Output, emit, fail
+from raftstore import quorum
 from raftstore.client import StoreClient, prefix_end
 from raftstore.errors import StoreError
 
@@ -120,7 +121,16 @@ def status(endpoints: str = ENDPOINTS,
 
     Example: skiff store status --endpoints 127.0.1.1:2379,127.0.1.2:2379,127.0.1.3:2379
     """
-    rows = []
+    rows = _status_rows(endpoints, timeout, star=output == Output.table)
+    emit(rows, output, ["endpoint", "name", "leader", "term", "revision", "raft_index",
+                        "applied_index", "db_size", "error"])
+    if all(r.get("error") for r in rows):
+        raise typer.Exit(1)
+
+
+def _status_rows(endpoints: str, timeout: float, star: bool) -> list[dict[str, Any]]:
+    """One row per endpoint; an unreachable member has a non-empty `error` (and name `?`)."""
+    rows: list[dict[str, Any]] = []
     with _client(endpoints, timeout) as c:
         try:
             names = {m["id"]: m["name"] for m in c.member_list()}
@@ -136,14 +146,11 @@ def status(endpoints: str = ENDPOINTS,
             is_leader = st["leader"] == st["member_id"] and st["leader"] != 0
             rows.append({"endpoint": ep.removeprefix("http://"),
                          "name": names.get(st["member_id"], str(st["member_id"])),
-                         "leader": is_leader if output != Output.table else ("*" if is_leader else ""),
+                         "leader": ("*" if is_leader else "") if star else is_leader,
                          "term": st["term"], "revision": st["revision"], "raft_index": st["raft_index"],
                          "applied_index": st["applied_index"], "db_size": st["db_size"],
                          "error": ", ".join(st["errors"])})
-    emit(rows, output, ["endpoint", "name", "leader", "term", "revision", "raft_index",
-                        "applied_index", "db_size", "error"])
-    if all(r.get("error") for r in rows):
-        raise typer.Exit(1)
+    return rows
 
 
 def members(endpoints: str = ENDPOINTS, timeout: float = TIMEOUT, output: Output = OUTPUT_OPTION) -> None:
@@ -211,3 +218,24 @@ def _do(fn: Callable[[], T]) -> T:
 COMMANDS: list[tuple[str, Callable[..., Any]]] = [
     ("put", put), ("get", get), ("del", delete), ("watch", watch), ("status", status),
     ("members", members), ("compact", compact)]
+
+
+@member_app.command("check-remove")
+def member_check_remove(name: str, endpoints: str = ENDPOINTS,
+                        timeout: float = typer.Option(2.0, "--timeout", help="Per-member deadline, seconds."),
+                        output: Output = OUTPUT_OPTION) -> None:
+    """Say whether removing member NAME keeps the store's quorum (exit 0) or would lose it
+    (exit 1, with the reason); changes nothing.  `--endpoints` must list every member.
+
+    Example: skiff store member check-remove m3 --endpoints 10.0.0.11:2379,10.0.0.12:2379,10.0.0.13:2379
+    """
+    rows = _status_rows(endpoints, timeout, star=False)
+    verdict = quorum.removal([quorum.MemberHealth(str(r["name"]), not r["error"]) for r in rows], name)
+    if output != Output.table:
+        emit({"member": name, "ok": verdict.ok, "remaining": verdict.remaining,
+              "healthyOthers": verdict.healthy_others, "needed": verdict.needed, "reason": verdict.reason},
+             output)
+    if not verdict.ok:
+        fail(f"refusing to remove member {name}: the store would lose its quorum ({verdict.reason})")
+    if output == Output.table:
+        print(f"removing member {name} keeps the quorum ({verdict.reason})")
