@@ -67,7 +67,7 @@ def in_process(nodes: int, pods: int = 2000) -> Obj:
         start = 0
         for p in pod_views:
             d = schedule(p, views, limit=limit, start=start)
-            start += len(d.scores) + len(d.rejected)
+            start += d.examined
             assert d.node is not None
             views[int(d.node[1:])].add_pod(p)
         elapsed = time.perf_counter() - started

@@ -34,13 +34,13 @@ def controller_manager(
     """Run the controller manager: node lifecycle, deployments, garbage collection.
 
     Example:
-      skiff --config /etc/skiff/controller-manager.conf controller-manager \\
+      skiff --config /etc/skiff/admin.conf controller-manager \\
         --node-monitor-grace-period 20 --default-not-ready-toleration-seconds 30
     """
     from control_plane.client import component
     from control_plane.client.events import EventRecorder
-    from control_plane.controllers.manager import ControllerManager, ManagerConfig
-    from control_plane.controllers.nodelifecycle import NodeLifecycleConfig
+    from control_plane.controllers.config import ManagerConfig, NodeLifecycleConfig
+    from control_plane.controllers.manager import ControllerManager
 
     periods = (grace, toleration, eviction_rate, monitor_period, gc_period)
     if min(periods) <= 0 or not 0 < unhealthy_threshold <= 1:

@@ -22,7 +22,6 @@ from control_plane.cli import (
     scale_cmd,
     scheduler_cmd,
     store,
-    store,
     supervise_cmd,
     token_cmd,
     top_cmd,

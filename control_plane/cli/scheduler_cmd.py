@@ -27,19 +27,19 @@ def scheduler(
     """Run the scheduler: binds pending pods to nodes; one active per cluster.
 
     Example:
-      skiff --config /etc/skiff/scheduler.conf scheduler --leader-elect-lease-duration 4 \\
+      skiff --config /etc/skiff/admin.conf scheduler --leader-elect-lease-duration 4 \\
         --leader-elect-renew-deadline 3 --leader-elect-retry-period 0.5
     """
     from control_plane.client import component
     from control_plane.client.events import EventRecorder
-    from control_plane.scheduler.framework import BIN_PACKING_WEIGHTS, DEFAULT_WEIGHTS
+    from control_plane.scheduler.profile import BIN_PACKING_PROFILE, DEFAULT_PROFILE
     from control_plane.scheduler.runner import Scheduler
 
     component.setup_logging()
     election = opts.election(leader_elect, lease, renew, retry)
     client = api_config(ctx).client(user_agent="skiff-scheduler", balance=True)
     name = identity or component.default_identity()
-    sched = Scheduler(client, BIN_PACKING_WEIGHTS if bin_packing else DEFAULT_WEIGHTS,
+    sched = Scheduler(client, BIN_PACKING_PROFILE if bin_packing else DEFAULT_PROFILE,
                       EventRecorder(client, "default-scheduler", name),
                       percentage_of_nodes_to_score=percentage or None)
 

@@ -6,28 +6,56 @@ Level-triggered: `reconcile(key)` reads the Deployment and its pods afresh from 
 API (not from a cache, so it never acts twice on a stale picture), computes
 `rollout.plan`, and executes one step.  Informer events only decide *when* to
 reconcile.  Idempotent: reconciling twice in a row does nothing the second time.
+
+Keys are `namespace/name` of Deployments, queued by Deployment events, by events of
+the pods a Deployment controls, and by a full resync (see `controller.py`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from control_plane.api import paths
-from control_plane.api.objects import Obj, controller_of
+from control_plane.api.objects import Obj, controller_of, object_key
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import StatusError, is_not_found
 from control_plane.client.events import EventRecorder
+from control_plane.client.informer import Informer
+from control_plane.controllers.controller import ControllerContext, Resync, Watch
 from control_plane.controllers.rollout import HASH_LABEL, plan, template_hash
 
 log = logging.getLogger(__name__)
 PODS, DEPLOYMENTS = paths.resource("pods"), paths.resource("deployments")
 
 
-class DeploymentController:
-    def __init__(self, client: ApiClient, events: EventRecorder | None = None) -> None:
-        self.client, self.events = client, events
+def new(ctx: ControllerContext) -> DeploymentController:
+    return DeploymentController(ctx.client, ctx.informers.get("deployments"), ctx.informers.get("pods"),
+                                ctx.events, ctx.config.deployment_workers, ctx.config.resync_period)
 
-    def keys_for_pod(self, pod: Obj) -> list[str]:
+
+class DeploymentController:
+    name = "deployment-controller"
+
+    def __init__(self, client: ApiClient, deployments: Informer, pods: Informer,
+                 events: EventRecorder | None = None, workers: int = 2, resync_period: float = 30.0) -> None:
+        self.client, self.events = client, events
+        self.deployments, self.pods = deployments, pods
+        self.workers, self.resync_period = workers, resync_period
+
+    def watches(self) -> Sequence[Watch]:
+        return [Watch(self.deployments, self.keys_for_deployment), Watch(self.pods, self.keys_for_pod)]
+
+    def resync(self) -> Resync:
+        return Resync(self.resync_period, lambda: [object_key(d) for d in self.deployments.items()])
+
+    @staticmethod
+    def keys_for_deployment(kind: str, deploy: Obj) -> list[str]:
+        # A deleted Deployment needs nothing from us: the garbage collector takes its pods.
+        return [] if kind == "DELETED" else [object_key(deploy)]
+
+    @staticmethod
+    def keys_for_pod(kind: str, pod: Obj) -> list[str]:
         """The Deployment key a pod event should wake up (its controller), if any."""
         ref = controller_of(pod)
         if ref and ref.get("kind") == "Deployment":

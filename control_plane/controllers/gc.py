@@ -6,11 +6,15 @@
   brand-new Deployment that the cache has not seen yet never loses its pods.
 - A pod bound to a Node that no longer exists is force-deleted (grace 0): no agent
   is left to confirm a graceful deletion.
+
+One whole-cluster pass (`sweep`) every `period` seconds and soon after a Deployment is
+deleted: the controller's only key is `controller.ALL`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from control_plane.api import paths
 from control_plane.api.objects import Obj, controller_of, is_terminating, name_of, namespace_of
@@ -18,16 +22,42 @@ from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
+from control_plane.controllers.controller import ALL, ControllerContext, Resync, Watch
 
 log = logging.getLogger(__name__)
 PODS, NODES = paths.resource("pods"), paths.resource("nodes")
 
 
+def new(ctx: ControllerContext) -> GarbageCollector:
+    shared = ctx.informers
+    return GarbageCollector(ctx.client, shared.get("pods"), shared.get("nodes"), shared.get("deployments"),
+                            ctx.events, ctx.config.gc_period)
+
+
 class GarbageCollector:
-    def __init__(self, client: ApiClient, pods: Informer, nodes: Informer,
-                 events: EventRecorder | None = None) -> None:
+    name = "garbage-collector-controller"
+    workers = 1  # one key (ALL)
+
+    def __init__(self, client: ApiClient, pods: Informer, nodes: Informer, deployments: Informer,
+                 events: EventRecorder | None = None, period: float = 10.0) -> None:
         self.client, self.pods, self.nodes, self.events = client, pods, nodes, events
+        self.deployments, self.period = deployments, period
         self.collected = 0
+
+    def watches(self) -> Sequence[Watch]:
+        return [Watch(self.pods), Watch(self.nodes), Watch(self.deployments, self.keys_for_deployment)]
+
+    def resync(self) -> Resync:
+        return Resync(self.period, lambda: [ALL])
+
+    @staticmethod
+    def keys_for_deployment(kind: str, deploy: Obj) -> list[str]:
+        # A deleted owner: collect its pods now rather than at the next period.
+        return [ALL] if kind == "DELETED" else []
+
+    def reconcile(self, key: str) -> None:
+        """`key` is always ALL: one `sweep`."""
+        self.sweep()
 
     def sweep(self) -> int:
         """One pass; returns how many pods it deleted."""

@@ -1,91 +1,156 @@
-"""The controller manager: shared informers, the controllers, and their loops.
+"""The controller manager: builds the registered controllers, their shared informers,
+one work queue each, and runs their workers and resync tickers.
 
 Informers run all the time (a standby has a warm cache); controllers act only while
-`leading()` is true.  Loops:
-- deployments: workers take keys from a work queue (woken by Deployment and owned-Pod
-  events, and a full resync every `resync_period`), back-off on API errors;
-- node lifecycle: `monitor()` every `node_monitor_period`;
-- garbage collection: `sweep()` every `gc_period`, and soon after a Deployment is deleted.
+`leading()` is true.  Adding a controller: write its module (a class implementing
+`controller.Controller` and a `new(ctx)` factory) and add `new` to `REGISTRY`.
+
+Thread-safety: `run` starts, per controller, `workers` threads taking keys off its
+queue and one resync ticker; events reach the queues on the informers' threads.
+`process_next` and `resync_now` may be called from any thread (tests drive the
+manager with them, without `run`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import TypeVar
 
-from control_plane.api import paths
-from control_plane.api.objects import Obj, object_key
+from control_plane.api.objects import Obj
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock
 from control_plane.client.errors import ApiClientError
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
 from control_plane.client.workqueue import WorkQueue
+from control_plane.controllers import deployment, gc, nodelifecycle
+from control_plane.controllers.config import ManagerConfig, NodeLifecycleConfig
+from control_plane.controllers.controller import (
+    Controller,
+    ControllerContext,
+    ControllerFactory,
+    KeysOf,
+    SharedInformers,
+)
 from control_plane.controllers.deployment import DeploymentController
 from control_plane.controllers.gc import GarbageCollector
-from control_plane.controllers.nodelifecycle import NodeLifecycleConfig, NodeLifecycleController
+from control_plane.controllers.nodelifecycle import NodeLifecycleController
 
+__all__ = ["REGISTRY", "ControllerManager", "ManagerConfig", "NodeLifecycleConfig"]
 log = logging.getLogger(__name__)
+C = TypeVar("C")
 
-
-@dataclass(frozen=True)
-class ManagerConfig:
-    node_lifecycle: NodeLifecycleConfig = field(default_factory=NodeLifecycleConfig)
-    node_monitor_period: float = 1.0
-    gc_period: float = 10.0
-    resync_period: float = 30.0
-    deployment_workers: int = 2
+# Every controller the manager runs, in start order: one line per controller.
+REGISTRY: tuple[ControllerFactory, ...] = (
+    deployment.new,
+    nodelifecycle.new,
+    gc.new,
+)
 
 
 class ControllerManager:
+    """Raises ValueError if two registered controllers share a name."""
+
     def __init__(self, client: ApiClient, config: ManagerConfig | None = None, clock: Clock | None = None,
-                 events: EventRecorder | None = None) -> None:
+                 events: EventRecorder | None = None,
+                 registry: tuple[ControllerFactory, ...] = REGISTRY) -> None:
         self.config = config or ManagerConfig()
         self.clock = clock or SystemClock()
-        self.queue = WorkQueue(self.clock)
-        self.gc_soon = threading.Event()
-        self.nodes = Informer(client, paths.resource("nodes"))
-        self.pods = Informer(client, paths.resource("pods"), handler=self._on_pod)
-        self.deployments = Informer(client, paths.resource("deployments"), handler=self._on_deployment)
-        self.leases = Informer(client, paths.resource("leases"), namespace="kube-node-lease")
-        self.deployment = DeploymentController(client, events)
-        self.node_lifecycle = NodeLifecycleController(client, self.nodes, self.leases, self.pods, self.clock,
-                                                      self.config.node_lifecycle, events)
-        self.gc = GarbageCollector(client, self.pods, self.nodes, events)
-        self.informers = [self.nodes, self.pods, self.deployments, self.leases]
+        shared = SharedInformers(client)
+        ctx = ControllerContext(client, shared, self.clock, self.config, events)
+        self.controllers: dict[str, Controller] = {}
+        self.queues: dict[str, WorkQueue] = {}
+        self._reads: dict[str, list[Informer]] = {}
+        for factory in registry:
+            self._add(factory(ctx))
+        self.informers = shared.all()
 
-    def _on_deployment(self, kind: str, obj: Obj) -> None:
-        if kind == "DELETED":
-            self.gc_soon.set()
-        else:
-            self.queue.add(object_key(obj))
+    def _add(self, controller: Controller) -> None:
+        name = controller.name
+        if name in self.controllers:
+            raise ValueError(f"two controllers are named {name}")
+        queue = WorkQueue(self.clock)
+        self.controllers[name], self.queues[name] = controller, queue
+        watches = controller.watches()
+        self._reads[name] = [w.informer for w in watches]
+        for w in watches:
+            if w.keys is not None:
+                w.informer.handlers.append(_enqueue(queue, w.keys))
 
-    def _on_pod(self, kind: str, obj: Obj) -> None:
-        for key in self.deployment.keys_for_pod(obj):
-            self.queue.add(key)
+    # ---- the built-in controllers, typed (tests and tools call them directly) ----------
+    @property
+    def deployment(self) -> DeploymentController:
+        return self._typed(DeploymentController.name, DeploymentController)
 
+    @property
+    def node_lifecycle(self) -> NodeLifecycleController:
+        return self._typed(NodeLifecycleController.name, NodeLifecycleController)
+
+    @property
+    def gc(self) -> GarbageCollector:
+        return self._typed(GarbageCollector.name, GarbageCollector)
+
+    def _typed(self, name: str, kind: type[C]) -> C:
+        controller = self.controllers[name]
+        if not isinstance(controller, kind):
+            raise TypeError(f"controller {name} is a {type(controller).__name__}, not a {kind.__name__}")
+        return controller
+
+    # ---- informers ------------------------------------------------------------------
     def start_informers(self) -> None:
         for informer in self.informers:
             informer.start()
 
     def wait_synced(self, timeout: float) -> bool:
-        return all(i.synced.wait(timeout) for i in self.informers)
+        """True once every informer has listed, False after `timeout` seconds (real time)."""
+        deadline = time.monotonic() + timeout
+        return all(i.synced.wait(max(0.0, deadline - time.monotonic())) for i in self.informers)
+
+    def synced(self, name: str) -> bool:
+        """Have all the informers controller `name` reads listed?"""
+        return all(i.synced.is_set() for i in self._reads[name])
+
+    # ---- the work ----------------------------------------------------------------------
+    def resync_now(self, name: str) -> None:
+        """Queue controller `name`'s resync keys (no-op without a resync)."""
+        resync = self.controllers[name].resync()
+        if resync is not None:
+            for key in resync.list_keys():
+                self.queues[name].add(key)
+
+    def process_next(self, name: str, timeout: float = 0.0) -> bool:
+        """Reconcile the next key of controller `name`, waiting up to `timeout` seconds
+        for one; False if there was none.  A failure is logged and the key retried with
+        back-off; it never propagates (one bad object must not stop the others)."""
+        queue = self.queues[name]
+        key = queue.get(timeout)
+        if key is None:
+            return False
+        try:
+            self.controllers[name].reconcile(key)
+            queue.forget(key)
+        except ApiClientError as err:
+            log.info("%s %s: %s (retrying in %.2fs)", name, key, err.message, queue.retry(key))
+        except Exception:
+            log.exception("%s %s: unexpected error (retrying in %.2fs)", name, key, queue.retry(key))
+        finally:
+            queue.done(key)
+        return True
 
     def run(self, stop: threading.Event, leading: Callable[[], bool]) -> None:
-        """Run every loop until `stop` is set (blocks)."""
+        """Run every controller until `stop` is set (blocks), then stop the informers."""
         self.start_informers()
-        threads = [threading.Thread(target=self._deployment_worker, args=(stop, leading), daemon=True,
-                                    name=f"deployments-{i}") for i in range(self.config.deployment_workers)]
-        threads += [
-            threading.Thread(target=self._every, args=(stop, leading, self.config.node_monitor_period,
-                                                       self.node_lifecycle.monitor, None), daemon=True),
-            threading.Thread(target=self._every, args=(stop, leading, self.config.gc_period, self.gc.sweep,
-                                                       self.gc_soon), daemon=True),
-            threading.Thread(target=self._every, args=(stop, leading, self.config.resync_period,
-                                                       self._resync, None), daemon=True),
-        ]
+        threads: list[threading.Thread] = []
+        for name, controller in self.controllers.items():
+            threads += [threading.Thread(target=self._work, args=(name, stop, leading), daemon=True,
+                                         name=f"{name}-{i}") for i in range(controller.workers)]
+            resync = controller.resync()
+            if resync is not None:
+                threads.append(threading.Thread(target=self._tick, args=(name, resync.period, stop),
+                                                daemon=True, name=f"{name}-resync"))
         for t in threads:
             t.start()
         stop.wait()
@@ -94,41 +159,24 @@ class ControllerManager:
         for t in threads:
             t.join(timeout=5)
 
-    def _resync(self) -> None:
-        for obj in self.deployments.items():
-            self.queue.add(object_key(obj))
-
-    def _deployment_worker(self, stop: threading.Event, leading: Callable[[], bool]) -> None:
+    def _work(self, name: str, stop: threading.Event, leading: Callable[[], bool]) -> None:
         while not stop.is_set():
-            if not leading() or not self.pods.synced.is_set():
-                stop.wait(0.2)
+            if not leading() or not self.synced(name):
+                stop.wait(0.2)  # keys wait in the queue (deduplicated) for a leader
                 continue
-            key = self.queue.get(timeout=0.5)
-            if key is None:
-                continue
+            self.process_next(name, timeout=0.5)
+
+    def _tick(self, name: str, period: float, stop: threading.Event) -> None:
+        while not stop.is_set():
             try:
-                self.deployment.reconcile(key)
-                self.queue.forget(key)
-            except ApiClientError as err:
-                log.info("deployment %s: %s (retrying in %.2fs)", key, err.message, self.queue.retry(key))
-            except Exception:
-                log.exception("deployment %s: unexpected error", key)
-                self.queue.retry(key)
-            finally:
-                self.queue.done(key)
+                self.resync_now(name)
+            except Exception:  # a bug in one resync must not end the ticker
+                log.exception("%s: resync failed", name)
+            stop.wait(period)
 
-    def _every(self, stop: threading.Event, leading: Callable[[], bool], period: float,
-               work: Callable[[], object], wake: threading.Event | None) -> None:
-        while not stop.is_set():
-            if leading() and all(i.synced.is_set() for i in self.informers):
-                try:
-                    work()
-                except ApiClientError as err:
-                    log.info("%s: %s", getattr(work, "__name__", "loop"), err.message)
-                except Exception:
-                    log.exception("%s: unexpected error", getattr(work, "__name__", "loop"))
-            if wake is not None:
-                wake.wait(period)
-                wake.clear()
-            else:
-                stop.wait(period)
+
+def _enqueue(queue: WorkQueue, keys: KeysOf) -> Callable[[str, Obj], None]:
+    def handler(kind: str, obj: Obj) -> None:
+        for key in keys(kind, obj):
+            queue.add(key)
+    return handler

@@ -15,12 +15,15 @@ and moves their pods away — carefully.
 - Safety: evictions go through a token bucket (`eviction_rate` per second), and stop
   altogether while at least `unhealthy_threshold` of the nodes (and more than one)
   are unhealthy: that looks like a network problem, not dead machines.
+
+One whole-cluster pass (`monitor`) every `period` seconds: the controller's only key
+is `controller.ALL`, so the manager never runs two passes at once.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from control_plane.api import paths
@@ -39,6 +42,10 @@ from control_plane.client.clock import Clock, parse_rfc3339, rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
+from control_plane.controllers.config import NodeLifecycleConfig
+from control_plane.controllers.controller import ALL, ControllerContext, Resync, Watch
+
+__all__ = ["NOT_READY", "UNREACHABLE", "NodeLifecycleConfig", "NodeLifecycleController", "new"]
 
 log = logging.getLogger(__name__)
 NODES, PODS, LEASES = paths.resource("nodes"), paths.resource("pods"), paths.resource("leases")
@@ -46,27 +53,39 @@ UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
 
 
-@dataclass(frozen=True)
-class NodeLifecycleConfig:
-    """Lab defaults; Kubernetes uses 40 s grace, 300 s toleration, 0.1 evictions/s."""
-
-    grace_period: float = 20.0
-    default_toleration: float = 30.0
-    eviction_rate: float = 1.0
-    eviction_burst: int = 2
-    unhealthy_threshold: float = 0.55
+def new(ctx: ControllerContext) -> NodeLifecycleController:
+    shared = ctx.informers
+    return NodeLifecycleController(ctx.client, shared.get("nodes"), shared.get("leases", "kube-node-lease"),
+                                   shared.get("pods"), ctx.clock, ctx.config.node_lifecycle, ctx.events,
+                                   ctx.config.node_monitor_period)
 
 
 class NodeLifecycleController:
+    name = "node-lifecycle-controller"
+    workers = 1  # one key (ALL): a second worker would only wait
+
     def __init__(self, client: ApiClient, nodes: Informer, leases: Informer, pods: Informer, clock: Clock,
-                 config: NodeLifecycleConfig | None = None, events: EventRecorder | None = None) -> None:
+                 config: NodeLifecycleConfig | None = None, events: EventRecorder | None = None,
+                 period: float = 1.0) -> None:
         self.client, self.clock, self.events = client, clock, events
         self.config = config or NodeLifecycleConfig()
+        self.period = period
         self.nodes, self.leases, self.pods = nodes, leases, pods
         self._heard: dict[str, tuple[Any, float]] = {}  # node -> (heartbeat token, our clock)
         self._tokens = float(self.config.eviction_burst)
         self._refilled = clock.monotonic()
         self.halted = False
+
+    def watches(self) -> Sequence[Watch]:
+        # Read from the caches only: the pass is periodic, events need not wake it.
+        return [Watch(self.nodes), Watch(self.leases), Watch(self.pods)]
+
+    def resync(self) -> Resync:
+        return Resync(self.period, lambda: [ALL])
+
+    def reconcile(self, key: str) -> None:
+        """`key` is always ALL: one `monitor` pass."""
+        self.monitor()
 
     def monitor(self) -> None:
         """One pass over all nodes and their pods (call every second or so)."""

@@ -4,12 +4,17 @@ A filter returns None when the node fits, or the reason it does not (the phrase
 Kubernetes uses, so the summary reads like Kubernetes': "0/5 nodes are available:
 2 Insufficient memory, 3 node(s) had untolerated taint {...}").  A score returns
 0..100 (higher is better); the framework weights and sums them.
+
+Each function is published as a named plugin (`FilterPlugin`, `ScorePlugin`) under
+Kubernetes' plugin name, so a rejection can say which plugin said no and a profile
+(`profile.py`) can list plugins by name.  Plugins hold no state: one plugin object may
+serve any number of profiles and threads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from control_plane.api import objects
 from control_plane.scheduler.view import NodeView, PodView, Taint
@@ -17,6 +22,20 @@ from control_plane.scheduler.view import NodeView, PodView, Taint
 Filter = Callable[[PodView, NodeView], str | None]
 Score = Callable[[PodView, NodeView], float]
 MAX_SCORE = 100.0
+
+
+class FilterPlugin(NamedTuple):
+    """A named feasibility check: `filter(pod, node)` is None or why `node` cannot run `pod`."""
+
+    name: str
+    filter: Filter
+
+
+class ScorePlugin(NamedTuple):
+    """A named ranker: `score(pod, node)` is in 0..MAX_SCORE, higher is better."""
+
+    name: str
+    score: Score
 
 
 # ---- filters ----------------------------------------------------------------------
@@ -71,11 +90,13 @@ def resources_fit(pod: PodView, node: NodeView) -> str | None:
     return None
 
 
-FILTERS: list[tuple[str, Filter]] = [
-    ("NodeReady", node_ready), ("NodeUnschedulable", node_unschedulable),
-    ("TaintToleration", taint_toleration), ("NodeSelector", node_selector),
-    ("NodeResourcesFit", resources_fit),
-]
+# Kubernetes has no NodeReady plugin (a not-ready node carries a taint there); Skiff
+# reads the condition directly, as Kubernetes' old CheckNodeCondition predicate did.
+NODE_READY = FilterPlugin("NodeReady", node_ready)
+NODE_UNSCHEDULABLE = FilterPlugin("NodeUnschedulable", node_unschedulable)
+TAINT_TOLERATION = FilterPlugin("TaintToleration", taint_toleration)
+NODE_AFFINITY = FilterPlugin("NodeAffinity", node_selector)  # nodeSelector and required affinity
+NODE_RESOURCES_FIT = FilterPlugin("NodeResourcesFit", resources_fit)
 
 
 # ---- scores -----------------------------------------------------------------------
@@ -114,7 +135,9 @@ def load_aware(pod: PodView, node: NodeView) -> float:
     return MAX_SCORE * (2 - node.used_cpu_fraction - node.used_mem_fraction) / 2
 
 
-SCORES: dict[str, Score] = {
-    "LeastAllocated": least_allocated, "MostAllocated": most_allocated,
-    "BalancedAllocation": balanced_allocation, "LoadAware": load_aware,
-}
+# Kubernetes' names from before LeastAllocated/MostAllocated became strategies of
+# NodeResourcesFit's score; Skiff keeps them apart so a profile names what it uses.
+LEAST_ALLOCATED = ScorePlugin("NodeResourcesLeastAllocated", least_allocated)
+MOST_ALLOCATED = ScorePlugin("NodeResourcesMostAllocated", most_allocated)
+BALANCED_ALLOCATION = ScorePlugin("NodeResourcesBalancedAllocation", balanced_allocation)
+LOAD_AWARE = ScorePlugin("LoadAware", load_aware)  # Skiff's own: Kubernetes cannot score on live load

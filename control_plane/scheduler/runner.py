@@ -32,7 +32,8 @@ from control_plane.client.errors import ApiClientError, StatusError
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
 from control_plane.scheduler.cache import SchedulerCache
-from control_plane.scheduler.framework import DEFAULT_WEIGHTS, feasible_nodes_to_find, schedule
+from control_plane.scheduler.framework import feasible_nodes_to_find, schedule
+from control_plane.scheduler.profile import DEFAULT_PROFILE, Profile
 from control_plane.scheduler.queue import SchedulingQueue
 from control_plane.scheduler.view import PodView
 
@@ -49,12 +50,14 @@ def is_pending(pod: Obj) -> bool:
 
 
 class Scheduler:
-    def __init__(self, client: ApiClient, weights: dict[str, float] | None = None,
+    """Schedules every pending pod with one `profile` (default: spread)."""
+
+    def __init__(self, client: ApiClient, profile: Profile = DEFAULT_PROFILE,
                  events: EventRecorder | None = None, bind_workers: int = 16,
                  percentage_of_nodes_to_score: float | None = None, flush_after: float = 60.0,
                  clock: Clock | None = None) -> None:
         self.client = client
-        self.weights = weights or DEFAULT_WEIGHTS
+        self.profile = profile
         self.events = events
         self.percentage = percentage_of_nodes_to_score
         self.cache = SchedulerCache()
@@ -128,13 +131,13 @@ class Scheduler:
         with self.cache.lock:
             nodes = self.cache.views()
             limit = feasible_nodes_to_find(len(nodes), self.percentage)
-            decision = schedule(pod, nodes, self.weights, limit, self._next_start)
-            self._next_start = (self._next_start + len(decision.scores) + len(decision.rejected)) % max(
-                1, len(nodes))
+            decision = schedule(pod, nodes, self.profile, limit, self._next_start)
+            self._next_start = (self._next_start + decision.examined) % max(1, len(nodes))
             self.decisions += 1
             if decision.node is not None:
                 self.cache.assume(key, decision.node, pod)
         if decision.node is None:
+            log.debug("%s unschedulable; rejected by %s", key, ", ".join(sorted(decision.diagnosis.plugins)))
             self.queue.unschedulable(key)
             self._binder.submit(self._report_unschedulable, obj, decision.message)
         else:

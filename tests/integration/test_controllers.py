@@ -139,7 +139,8 @@ def heartbeat(cm: ControllerManager, api: ApiClient, clock: FakeClock, nodes: li
     for n in nodes:
         renew(api, n, clock)
     stamp = micro_rfc3339(clock.time())
-    procs.wait_for(lambda: all((cm.leases.get(f"kube-node-lease/{n}") or {}).get("spec", {}).get("renewTime")
+    leases = cm.node_lifecycle.leases
+    procs.wait_for(lambda: all((leases.get(f"kube-node-lease/{n}") or {}).get("spec", {}).get("renewTime")
                                == stamp for n in nodes), 20, what="the controller to see the heartbeats")
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from control_plane.scheduler import plugins
-from control_plane.scheduler.framework import BIN_PACKING_WEIGHTS, schedule
+from control_plane.scheduler.framework import Rejection, schedule
+from control_plane.scheduler.profile import BIN_PACKING_PROFILE
 from control_plane.scheduler.view import NodeView, PodView, Taint
 
 GI = 1024**3
@@ -75,8 +76,9 @@ def test_scores_prefer_room_or_packing_or_idle_machines() -> None:
     loaded = node("loaded", used_cpu_fraction=0.95, used_mem_fraction=0.8)
     assert plugins.load_aware(p, idle) > plugins.load_aware(p, loaded)
     assert plugins.load_aware(p, node("silent")) == 50.0
-    for score in plugins.SCORES.values():
-        assert 0.0 <= score(p, busy) <= 100.0
+    for plugin in (plugins.LEAST_ALLOCATED, plugins.MOST_ALLOCATED, plugins.BALANCED_ALLOCATION,
+                   plugins.LOAD_AWARE):
+        assert 0.0 <= plugin.score(p, busy) <= 100.0
 
 
 def test_schedule_picks_and_explains() -> None:
@@ -85,9 +87,10 @@ def test_schedule_picks_and_explains() -> None:
              node("w3", used_cpu_fraction=0.1, used_mem_fraction=0.1)]
     d = schedule(pod(mem="2Gi"), nodes)
     assert d.node == "w3"  # live load breaks the tie between the two empty workers
-    assert d.rejected == {"m1": "node(s) had untolerated taint {node-role.kubernetes.io/control-plane}",
-                          "m2": "node(s) had untolerated taint {node-role.kubernetes.io/control-plane}",
-                          "w1": "Insufficient memory"}
+    untolerated = Rejection("TaintToleration",
+                            "node(s) had untolerated taint {node-role.kubernetes.io/control-plane}")
+    assert d.diagnosis.nodes == {"m1": untolerated, "m2": untolerated,
+                                 "w1": Rejection("NodeResourcesFit", "Insufficient memory")}
     nothing = schedule(pod(mem="8Gi"), nodes)
     assert nothing.node is None
     assert nothing.message == ("0/5 nodes are available: 3 Insufficient memory, "
@@ -97,7 +100,7 @@ def test_schedule_picks_and_explains() -> None:
 def test_bin_packing_fills_the_fuller_node_first() -> None:
     nodes = [node("a", requested_cpu_m=1000, requested_mem=2 * GI), node("b")]
     assert schedule(pod(), nodes).node == "b"
-    assert schedule(pod(), nodes, BIN_PACKING_WEIGHTS).node == "a"
+    assert schedule(pod(), nodes, BIN_PACKING_PROFILE).node == "a"
 
 
 def test_ties_are_broken_by_name_and_bound_pods_count_once() -> None:
