@@ -16,14 +16,39 @@ import pytest
 
 from control_plane.devtools.storecluster import LocalCluster, LocalEtcd, LocalStore
 from tests.integration.controlplane import ControlPlane
+from tests.integration.needs import need
 
 # Each cluster gets its own 127.0.N.0/24 so a slow-closing socket of one test never
-# collides with the next.  127.0.1.x is left to `make demo`.
+# collides with the next.  127.0.1.x is left to `make demo`; the session's `skiff up`
+# cluster takes the first one, like any other.
 _subnets = itertools.count(20)
+LAST_SUBNET = 254
 
 
 def next_subnet() -> str:
-    return f"127.0.{next(_subnets)}"
+    """A 127.0.N prefix no other cluster of this session has used (N from 20 to 254)."""
+    n = next(_subnets)
+    if n > LAST_SUBNET:
+        raise RuntimeError(f"more than {LAST_SUBNET - 19} test clusters in one session: no 127.0.N left")
+    return f"127.0.{n}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers from what a test uses, so they are consistent: every test here is
+    `integration`; one that runs a real etcd is `etcd`; one that builds lab hosts is `lab`
+    (select with `-m`, e.g. `pytest -m "integration and not lab"`)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here not in Path(str(item.fspath)).parents:
+            continue
+        item.add_marker(pytest.mark.integration)
+        fixtures = getattr(item, "fixturenames", ())
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if "etcd3" in fixtures or params.get("any_store") == "etcd" or "etcd" in item.name:
+            item.add_marker(pytest.mark.etcd)
+        if Path(str(item.fspath)).name in ("test_lab.py", "test_provision.py", "test_ansible.py"):
+            item.add_marker(pytest.mark.lab)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -70,8 +95,8 @@ def store3(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalStor
 @pytest.fixture
 def etcd3(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalEtcd]:
     """Three real etcd members (Debian's etcd-server)."""
-    if shutil.which("etcd") is None:
-        pytest.skip("Debian's etcd-server is not installed (make test installs it when run as root)")
+    need(shutil.which("etcd") is not None,
+         "Debian's etcd-server is not installed (make test installs it when run as root)")
     cluster = LocalEtcd(tmp_path / "etcd", 3, subnet=next_subnet())
     yield from _run(request, cluster)  # type: ignore[misc]
 
@@ -80,8 +105,8 @@ def etcd3(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalEtcd]
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalCluster]:
     """The same tests against Skiff's store and against a real etcd 3.4."""
     if request.param == "etcd":
-        if shutil.which("etcd") is None:
-            pytest.skip("Debian's etcd-server is not installed (make test installs it when run as root)")
+        need(shutil.which("etcd") is not None,
+             "Debian's etcd-server is not installed (make test installs it when run as root)")
         cluster: LocalCluster = LocalEtcd(tmp_path / "etcd", 3, subnet=next_subnet())
     else:
         cluster = LocalStore(tmp_path / "store", 3, subnet=next_subnet())
@@ -178,13 +203,13 @@ def shared_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiSe
 
 @pytest.fixture(scope="session")
 def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One `skiff up` cluster (3 masters, 2 workers on 127.0.60.N) for every module that
+    """One `skiff up` cluster (3 masters, 2 workers on their own 127.0.N.x) for every module that
     needs a whole local cluster (`test_chaos`, `test_local_cluster`): it takes half a
     minute to start and stop on 2 cores.  Always taken down at the end of the session."""
     from control_plane.devtools.localcluster import LocalCluster as SkiffCluster
 
     root = tmp_path_factory.mktemp("local") / "cluster"
-    local = SkiffCluster(root, 3, 2, subnet="127.0.60")
+    local = SkiffCluster(root, 3, 2, subnet=next_subnet())
     try:
         local.create()
         local.start()

@@ -11,8 +11,6 @@ import pytest
 from control_plane.devtools.storecluster import LocalStore
 from tests.integration.conftest import ApiServer
 
-pytestmark = pytest.mark.integration
-
 Obj = dict[str, Any]
 
 

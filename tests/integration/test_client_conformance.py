@@ -13,8 +13,6 @@ from raftstore.client import compare, op_delete, op_get, op_put, prefix_end
 from raftstore.errors import CompactedError, NotFound
 from tests.integration.helpers import WatchRecorder
 
-pytestmark = pytest.mark.integration
-
 
 def test_kv_revisions_ranges_and_deletes(any_store: LocalCluster) -> None:
     with any_store.client() as c:

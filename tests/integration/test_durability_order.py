@@ -12,15 +12,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from control_plane.devtools import procs
 from raftstore.config import MemberConfig
 from raftstore.errors import StoreError
 from raftstore.member import Member
 from tests.integration.conftest import next_subnet
-
-pytestmark = pytest.mark.integration
 
 
 class Recorder:

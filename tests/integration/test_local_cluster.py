@@ -2,15 +2,18 @@
 their own addresses, the control plane as static pods, real agents, real processes.
 
 One cluster (the session's `local_cluster`, shared with `test_chaos`: it takes a while
-to start on 2 cores); the tests run in order on it, and `skiff down` at the end must
-leave no process behind."""
+to start on 2 cores).  Each test passes alone and in any order: what a test needs (a
+ready cluster, the `hello` deployment) is a fixture, and a test that changes the cluster
+puts it back (drain uncordons; `skiff down` is followed by `skiff up`, which restarts the
+cluster from its data)."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ import pytest
 
 from control_plane.devtools import procs
 from control_plane.devtools.localcluster import LocalCluster
+from tests.integration.needs import need
 
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
 Obj = dict[str, Any]
@@ -77,27 +81,36 @@ def wait(what: str, check: Any, timeout: float = 120) -> None:
     procs.wait_for(check, timeout, interval=1.0, what=what)
 
 
+def ready_nodes(cluster: Path) -> int:
+    return sum(1 for n in items(cluster, "nodes") for c in n["status"].get("conditions") or []
+               if c["type"] == "Ready" and c["status"] == "True")
+
+
+def running_pods(cluster: Path, *args: str) -> list[Obj]:
+    return [p for p in items(cluster, "pods", *args)
+            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+
+
+def wait_ready(cluster: Path, timeout: float = 240) -> None:
+    wait("5 nodes Ready and 12 control-plane pods Running",
+         lambda: ready_nodes(cluster) == 5 and len(running_pods(cluster, "-n", "kube-system")) == 12, timeout)
+
+
 @pytest.fixture(scope="module")
 def cluster(local_cluster: Path) -> Path:
+    wait_ready(local_cluster)
     return local_cluster
 
 
-def test_up_gives_five_ready_nodes_and_twelve_control_plane_pods(cluster: Path) -> None:
-    def ready() -> bool:
-        nodes = items(cluster, "nodes")
-        pods = items(cluster, "pods", "-n", "kube-system")
-        return (
-            sum(
-                1
-                for n in nodes
-                for c in n["status"].get("conditions") or []
-                if c["type"] == "Ready" and c["status"] == "True"
-            )
-            == 5
-            and sum(1 for p in pods if p["status"].get("phase") == "Running") == 12
-        )
+@pytest.fixture(scope="module")
+def hello(cluster: Path) -> Path:
+    """The `hello` deployment, 6 pods Running on the workers (created once per module)."""
+    skiff(cluster, "apply", "-f", "-", stdin=DEPLOYMENT)
+    wait("6 hello pods Running", lambda: len(running_pods(cluster, "-l", "app=hello")) == 6, 180)
+    return cluster
 
-    wait("5 nodes Ready and 12 control-plane pods Running", ready, 240)
+
+def test_up_gives_five_ready_nodes_and_twelve_control_plane_pods(cluster: Path) -> None:
     for node in items(cluster, "nodes"):
         status = node["status"]
         assert int(status["capacity"]["cpu"]) == psutil.cpu_count()
@@ -113,29 +126,17 @@ def test_up_gives_five_ready_nodes_and_twelve_control_plane_pods(cluster: Path) 
     )
 
 
-def test_deployment_lands_on_workers_and_logs_show(cluster: Path) -> None:
-    assert "deployment.apps/hello created" in skiff(cluster, "apply", "-f", "-", stdin=DEPLOYMENT)
-
-    def running() -> list[Obj]:
-        pods = [
-            p
-            for p in items(cluster, "pods", "-l", "app=hello")
-            if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
-        ]
-        return pods if len(pods) == 6 else []
-
-    wait("6 hello pods Running", running, 180)
-    assert {p["spec"]["nodeName"] for p in running()} <= {"w1", "w2"}
-    name = running()[0]["metadata"]["name"]
-    wait("the pod's output in its logs", lambda: f"hello from {name}" in skiff(cluster, "logs", name), 60)
-
-
+def test_deployment_lands_on_workers_and_logs_show(hello: Path) -> None:
+    assert "deployment.apps/hello" in skiff(hello, "apply", "-f", "-", stdin=DEPLOYMENT)  # idempotent
+    pods = running_pods(hello, "-l", "app=hello")
+    assert len(pods) == 6 and {p["spec"]["nodeName"] for p in pods} <= {"w1", "w2"}
+    name = pods[0]["metadata"]["name"]
+    wait("the pod's output in its logs", lambda: f"hello from {name}" in skiff(hello, "logs", name), 60)
 def test_memory_limit_breach_is_oomkilled(cluster: Path) -> None:
     home = cluster / "hosts" / "w1"
     caps = json.loads(skiff(cluster, "get", "node", "w1", "-o", "json"))["status"]["conditions"]
     limits = next(c for c in caps if c["type"] == "ResourceLimits")
-    if limits["status"] != "True":
-        pytest.skip(f"cgroups are not usable here: {limits['message']} ({home})")
+    need(limits["status"] == "True", f"cgroups are not usable: {limits['message']} ({home})")
     skiff(cluster, "apply", "-f", "-", stdin=HOG)
 
     def terminated() -> Obj | None:
@@ -163,20 +164,38 @@ def _runtime_pids(cluster: Path, host: str) -> dict[tuple[str, str], int | None]
     return {c: s.pid for c, s in states.items() if s is not None and s.state == "running"}
 
 
-def test_agent_restart_neither_kills_nor_restarts_pods(cluster: Path) -> None:
-    local = LocalCluster(cluster, 0, 0)
+def _restarts(cluster: Path, node: str) -> dict[str, int]:
+    """Pod uid (the runtime's pod directory) -> its containers' restarts, on `node`."""
+    return {p["metadata"]["uid"]: sum(cs["restartCount"] for cs in p["status"].get("containerStatuses") or [])
+            for p in items(cluster, "pods", "-l", "app=hello") if p["spec"].get("nodeName") == node}
+
+
+def test_agent_restart_neither_kills_nor_restarts_pods(hello: Path) -> None:
+    local = LocalCluster(hello, 0, 0)
     local.discover()
     w2 = next(h for h in local.hosts if h.name == "w2")
-    before = _runtime_pids(cluster, "w2")
+    before = _runtime_pids(hello, "w2")
     assert before, "w2 runs pods"
+    restarts = _restarts(hello, "w2")
     procs.kill(local.agent_pidfile(w2))  # kill -9: no chance to clean anything up
-    assert _runtime_pids(cluster, "w2") == before  # the pods did not die with it
+    assert _runtime_pids(hello, "w2") == before  # the pods did not die with it
     local.start()  # only the agent that is not running
     wait("w2's agent back", lambda: procs.read(local.agent_pidfile(w2)) is not None, 30)
-    time.sleep(5)  # a few sync rounds of the new agent
-    assert _runtime_pids(cluster, "w2") == before  # re-adopted: same processes
-    pods = [p for p in items(cluster, "pods", "-l", "app=hello") if p["spec"]["nodeName"] == "w2"]
-    assert pods and all(cs["restartCount"] == 0 for p in pods for cs in p["status"]["containerStatuses"])
+    # Positive control: the new agent does sync its pods.  One container is killed; the
+    # agent must notice and restart it (restartCount + 1) while the others keep their
+    # processes and counts: re-adopted, not restarted.
+    (victim_key, victim_pid), *others = sorted(before.items())
+    assert victim_pid is not None
+    os.kill(victim_pid, signal.SIGKILL)
+    victim_pod = victim_key[0]
+    assert victim_pod in restarts, (victim_key, restarts)
+    wait("the new agent to restart the killed container",
+         lambda: sum(_restarts(hello, "w2").values()) == sum(restarts.values()) + 1, 60)
+    after = _runtime_pids(hello, "w2")
+    assert {k: after.get(k) for k, _ in others} == dict(others)  # re-adopted: same processes
+    counts = _restarts(hello, "w2")
+    assert {n: c for n, c in counts.items() if n != victim_pod} == \
+        {n: c for n, c in restarts.items() if n != victim_pod}
 
 
 LIVENESS = """
@@ -207,35 +226,41 @@ def test_failing_liveness_probe_restarts_the_container(cluster: Path) -> None:
     skiff(cluster, "delete", "pod", "sick", "--grace-period", "0")
 
 
-def test_drain_moves_pods_and_loses_nothing(cluster: Path) -> None:
-    out = skiff(cluster, "drain", "w1", "--grace-period", "2", "--timeout", "120", timeout=180)
-    assert "drained" in out
-    node = json.loads(skiff(cluster, "get", "node", "w1", "-o", "json"))
-    assert node["spec"]["unschedulable"] is True
+def test_drain_moves_pods_and_loses_nothing(hello: Path) -> None:
+    try:
+        out = skiff(hello, "drain", "w1", "--grace-period", "2", "--timeout", "120", timeout=180)
+        assert "drained" in out
+        node = json.loads(skiff(hello, "get", "node", "w1", "-o", "json"))
+        assert node["spec"]["unschedulable"] is True
 
-    def moved() -> bool:
-        pods = [
-            p for p in items(cluster, "pods", "-l", "app=hello") if not p["metadata"].get("deletionTimestamp")
-        ]
-        return len(pods) == 6 and all(
-            p["spec"].get("nodeName") == "w2" and p["status"].get("phase") == "Running" for p in pods
-        )
+        def moved() -> bool:
+            pods = [p for p in items(hello, "pods", "-l", "app=hello")
+                    if not p["metadata"].get("deletionTimestamp")]
+            return len(pods) == 6 and all(
+                p["spec"].get("nodeName") == "w2" and p["status"].get("phase") == "Running" for p in pods
+            )
 
-    wait("6 hello pods Running on w2", moved, 180)
+        wait("6 hello pods Running on w2", moved, 180)
+    finally:
+        skiff(hello, "uncordon", "w1")
 
 
-def test_down_leaves_no_process(cluster: Path) -> None:
-    local = LocalCluster(cluster, 0, 0)
+def test_down_leaves_no_process_and_up_restarts_from_data(hello: Path) -> None:
+    local = LocalCluster(hello, 0, 0)
     local.discover()
     pids = [procs.read(local.agent_pidfile(h)) for h in local.hosts]
     assert all(p is not None for p in pids)
-    done = subprocess.run(
-        [*SKIFF, "down", "--dir", str(cluster)], capture_output=True, text=True, timeout=180
-    )
+    done = subprocess.run([*SKIFF, "down", "--dir", str(hello)], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
-    time.sleep(0.5)
+    # `skiff down` returns once everything is gone: checked at once, no grace given.
     assert not local.running()
     leftovers = [
-        p.pid for p in psutil.process_iter(["cmdline"]) if str(cluster) in " ".join(p.info["cmdline"] or [])
+        p.pid for p in psutil.process_iter(["cmdline"]) if str(hello) in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == [], leftovers
+    # Up again from the same directory: the same cluster, its objects kept in the store.
+    done = subprocess.run([*SKIFF, "up", "--dir", str(hello)], capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert "cluster is up" in done.stdout and "w2" in done.stdout, done.stdout  # it waited, then showed nodes
+    wait_ready(hello)
+    wait("6 hello pods Running again", lambda: len(running_pods(hello, "-l", "app=hello")) == 6, 180)

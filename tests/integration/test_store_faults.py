@@ -13,8 +13,6 @@ from raftstore.client import prefix_end
 from raftstore.errors import StoreError
 from tests.integration.helpers import WatchRecorder, Writers, check_writes
 
-pytestmark = pytest.mark.integration
-
 
 def test_kill_leader_under_load_loses_and_doubles_nothing(store3: LocalStore) -> None:
     with store3.client(timeout=10) as c:
