@@ -83,14 +83,17 @@ def mirror_object(desired: DesiredPod, node_name: str) -> Obj:
 
 
 def ensure_mirror(api: ApiClient, desired: DesiredPod, node_name: str) -> bool:
-    """Create the mirror pod; replace one left from an older version of the manifest.
-    True when it created one (its status must then be reported again)."""
+    """Create the mirror pod; replace one left from an older version of the manifest, or
+    one being deleted (the kubelet's rule: a mirror pod deleted through the API is created
+    again at once, and the static pod never stops for it).  True when it created one
+    (its status must then be reported again)."""
     name = mirror_name(desired.obj, node_name)
     path = paths.path(PODS, desired.namespace, name)
     try:
         current = api.get(path)
         hashes = (current["metadata"].get("annotations") or {}).get(MIRROR)
-        if hashes == desired.obj["metadata"]["annotations"][MIRROR]:
+        deleting = bool(current["metadata"].get("deletionTimestamp"))
+        if hashes == desired.obj["metadata"]["annotations"][MIRROR] and not deleting:
             return False
         api.delete(path, grace=0)
     except StatusError as err:

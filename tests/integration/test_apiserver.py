@@ -134,6 +134,8 @@ def test_watch_from_a_compacted_version_is_410(apiserver: ApiServer, store3: Loc
      "spec.containers[0].command"),
     ({"metadata": {"name": "q"}, "spec": {"containers": [{"name": "c", "resources": {
         "limits": {"memory": "lots"}}}]}}, 422, "resources.limits.memory"),
+    ({"metadata": {"name": "neg"}, "spec": {"containers": [{"name": "c", "resources": {
+        "limits": {"cpu": "-1"}}}]}}, 422, "resources.limits.cpu: Invalid value: quantity must not be"),
     ({"kind": "Node", "metadata": {"name": "k"}, "spec": {"containers": [{"name": "c"}]}}, 422, "kind"),
     ([1, 2], 422, "JSON object"),
 ])
@@ -177,11 +179,15 @@ def test_api_keeps_working_when_a_store_member_dies(apiserver: ApiServer, store3
 def test_authentication_and_roles(apiserver: ApiServer, store3: LocalStore) -> None:
     from control_plane.apiserver.authn import TokenStore, new_token
 
-    viewer, bootstrap = new_token(), new_token()
+    viewer, bootstrap, expired = new_token(), new_token(), new_token()
     with store3.client() as c:
         tokens = TokenStore(c)
         tokens.put(viewer, "viewer")
         tokens.put(bootstrap, "bootstrap", ttl=600)
+        tokens.put(expired, "viewer", ttl=-60)  # expired a minute ago
+    with apiserver.client(expired) as late:
+        gone = late.get(PODS)
+        assert gone.status_code == 401 and "expired" in gone.json()["message"]
     with apiserver.client("") as anonymous:
         missing = anonymous.get(PODS)
         assert missing.status_code == 401 and missing.json()["reason"] == "Unauthorized"
@@ -223,6 +229,11 @@ def test_authentication_and_roles(apiserver: ApiServer, store3: LocalStore) -> N
         merge = {"content-type": "application/merge-patch+json"}
         assert node.patch(f"{PODS}/on-a", content=json.dumps(status), headers=merge).status_code == 200
         assert node.patch(f"{PODS}/on-b", content=json.dumps(status), headers=merge).status_code == 403
+        # A JSON patch could move fields the NodeRestriction check reads: nodes may only merge.
+        json_patch = [{"op": "replace", "path": "/status/phase", "value": "Failed"}]
+        refused = node.patch(f"{PODS}/on-a", content=json.dumps(json_patch),
+                             headers={"content-type": "application/json-patch+json"})
+        assert refused.status_code == 403 and "merge patches" in refused.json()["message"]
         assert node.post(PODS, json=pod("sneaky", node="node-b")).status_code == 403
 
 

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from control_plane.api import paths
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import StatusError
@@ -137,6 +139,10 @@ def test_apply_get_describe_scale_delete(control_plane: ControlPlane, tmp_path: 
     assert listed["kind"] == "List" and listed["apiVersion"] == "v1"
     assert sorted(p["metadata"]["name"] for p in listed["items"]) == ["piped", "solo"]
     assert json.loads(ok(cp, "get", "pod/solo", "-n", "shop", "-o", "json"))["kind"] == "Pod"
+    as_yaml = yaml.safe_load(ok(cp, "get", "pods", "-n", "shop", "-o", "yaml"))
+    assert (as_yaml["kind"], as_yaml["apiVersion"]) == ("List", "v1")
+    assert sorted(p["metadata"]["name"] for p in as_yaml["items"]) == ["piped", "solo"]
+    assert yaml.safe_load(ok(cp, "get", "pod/solo", "-n", "shop", "-o", "yaml"))["metadata"]["name"] == "solo"
     table = ok(cp, "get", "deployments", "-A")
     assert table.split()[:7] == ["NAMESPACE", "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "shop"]
     assert "web" in table and "0/3" in table

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from control_plane.api import paths
-from control_plane.api.objects import is_terminating
+from control_plane.api.objects import MIRROR_ANNOTATION, is_terminating
 from control_plane.client.apiclient import ApiClient
-from control_plane.client.clock import FakeClock, micro_rfc3339
+from control_plane.client.clock import FakeClock, micro_rfc3339, rfc3339
 from control_plane.controllers.manager import ControllerManager, ManagerConfig
 from control_plane.controllers.nodelifecycle import UNREACHABLE, NodeLifecycleConfig
 from control_plane.controllers.rollout import HASH_LABEL
@@ -162,6 +162,10 @@ def test_dead_node_goes_unknown_and_its_pods_move(
         procs.wait_for(lambda: all(p["spec"].get("nodeName") for p in live_pods(api)), 30, what="pods bound")
         on_w3 = [p["metadata"]["name"] for p in live_pods(api) if p["spec"]["nodeName"] == "w3"]
         assert on_w3, "LeastAllocated should have spread the pods over the three workers"
+        # A static pod's mirror on w3: the node's own agent runs it, so it is never evicted.
+        api.create(paths.path(PODS, "kube-system"), {
+            "metadata": {"name": "static-w3", "annotations": {MIRROR_ANNOTATION: "0123"}},
+            "spec": {"nodeName": "w3", "containers": [{"name": "c", "command": ["sleep", "1"]}]}})
 
         # w3 falls silent: within the grace period nothing happens...
         clock.advance(15)
@@ -188,6 +192,14 @@ def test_dead_node_goes_unknown_and_its_pods_move(
             what="six pods Running on w1 and w2")
         evicted = api.list(paths.path(PODS, "default"))["items"]
         assert {p["metadata"]["name"] for p in evicted if is_terminating(p)} == set(on_w3)
+        assert not is_terminating(api.get(paths.path(PODS, "kube-system", "static-w3")))
+
+        # w3 comes back (its agent posts Ready=True and renews its Lease): the taint goes.
+        _post_ready(api, "w3", clock)
+        heartbeat(cm, api, clock, workers)
+        procs.wait_for(lambda: _monitor_then(cm, lambda: not _node(api, "w3")["spec"].get("taints")), 20,
+                       what="w3's unreachable taint removed")
+        assert _ready(api, "w3") == "True"
 
         # Now w1 and w2 fall silent too: most nodes down looks like a network problem,
         # so evictions stop.
@@ -200,6 +212,17 @@ def test_dead_node_goes_unknown_and_its_pods_move(
     finally:
         stop.set()
         sched.stop()
+
+
+def _post_ready(api: ApiClient, name: str, clock: FakeClock) -> None:
+    """What a recovered node's agent writes: its Ready condition True, now."""
+    node = _node(api, name)
+    stamp = rfc3339(clock.time())
+    ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": stamp,
+             "lastTransitionTime": stamp}
+    status = {**node["status"], "conditions": [ready]}
+    api.replace(paths.path(NODES, None, name, "status"),
+                {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}, "status": status})
 
 
 def _monitor_then(cm: ControllerManager, check: Any) -> bool:

@@ -264,3 +264,26 @@ def test_down_leaves_no_process_and_up_restarts_from_data(hello: Path) -> None:
     assert "cluster is up" in done.stdout and "w2" in done.stdout, done.stdout  # it waited, then showed nodes
     wait_ready(hello)
     wait("6 hello pods Running again", lambda: len(running_pods(hello, "-l", "app=hello")) == 6, 180)
+
+
+def test_a_deleted_mirror_pod_comes_back_and_its_static_pod_keeps_running(cluster: Path) -> None:
+    # The API's copy of a static pod is only a mirror: deleting it does not stop the pod,
+    # and the agent creates the mirror again (the kubelet's behaviour).
+    name = "scheduler-m1"
+    before = json.loads(skiff(cluster, "get", "pod", name, "-n", "kube-system", "-o", "json"))
+    pids = {k: v for k, v in _runtime_pids(cluster, "m1").items() if k[1] == "scheduler"}
+    assert pids, "m1 runs its scheduler"
+    skiff(cluster, "delete", "pod", name, "-n", "kube-system")
+
+    def recreated() -> bool:
+        done = subprocess.run([*SKIFF, "--config", str(cluster / "config"), "get", "pod", name, "-n",
+                               "kube-system", "-o", "json"], capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            return False
+        pod = json.loads(done.stdout)
+        return bool(pod["metadata"]["uid"] != before["metadata"]["uid"]
+                    and pod["status"].get("phase") == "Running")
+
+    wait("the mirror pod created again and Running", recreated, 90)
+    after = {k: v for k, v in _runtime_pids(cluster, "m1").items() if k[1] == "scheduler"}
+    assert after == pids  # the static pod itself never stopped

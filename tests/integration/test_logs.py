@@ -1,18 +1,16 @@
 """`pods/NAME/log` through the API server to the node's agent, and `skiff logs`.
 
-The agent's log endpoint arrives with the node agent; until then a small HTTPS
-stand-in (cluster-CA certificate, the agent's path and parameters) plays its part, so
-what is tested here is the API server's proxy and the CLI, over real TLS."""
+The agent side is the real log server (`node_agent.logserver.LogServer`, cluster-CA
+certificate, real TLS) over files laid out as a runtime does (`fakelogs.FakeSource`),
+with an authorizer that records who asked: what is tested here is the API server's
+proxy and the CLI.  The whole path with the real authorizer is in test_logserver.py."""
 
 from __future__ import annotations
 
-import http.server
-import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlparse
+from pathlib import Path
 
 import pytest
 
@@ -20,59 +18,41 @@ from control_plane.api import paths
 from control_plane.client.errors import StatusError
 from control_plane.devtools.hollow import hollow_node, register
 from control_plane.provision.pki import issue_server_cert
+from node_agent.logserver import LogServer
 from tests.integration.controlplane import ControlPlane
+from tests.integration.fakelogs import WEB, FakeSource
 
 PODS = paths.resource("pods")
 AGENT_PORT = 10250
 
 
-class Seen:
-    requests: list[tuple[str, dict[str, list[str]], str | None]] = []
+class RecordingAuthorizer:
+    """Allows everyone, and remembers each request's Authorization header."""
 
+    def __init__(self) -> None:
+        self.seen: list[tuple[str | None, str, str]] = []
 
-class AgentStandIn(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        url = urlparse(self.path)
-        Seen.requests.append((url.path, parse_qs(url.query), self.headers.get("Authorization")))
-        if url.path != "/containerLogs/default/web/app":
-            self.send_response(404)
-            self.end_headers()
-            self.wfile.write(b'{"kind":"Status","message":"no such container","reason":"NotFound"}')
-            return
-        lines = [f"line {i}\n".encode() for i in range(5)]
-        tail = parse_qs(url.query).get("tailLines")
-        if tail:
-            lines = lines[-int(tail[0]):]
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.end_headers()
-        self.wfile.write(b"".join(lines))
-
-    def log_message(self, *_: object) -> None:
-        pass
+    def allowed(self, authorization_header: str | None, namespace: str, pod: str) -> bool | None:
+        self.seen.append((authorization_header, namespace, pod))
+        return True
 
 
 @pytest.fixture
-def agent(control_plane: ControlPlane) -> Iterator[str]:
+def agent(control_plane: ControlPlane, tmp_path: Path) -> Iterator[tuple[str, RecordingAuthorizer]]:
     host = control_plane.store.members[0].host
     cert, key = issue_server_cert(control_plane.pki, control_plane.pki, "agent-w1", [host])
-    server = http.server.ThreadingHTTPServer((host, AGENT_PORT), AgentStandIn)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(cert), str(key))
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield host
-    finally:
-        server.shutdown()
-        server.server_close()
+    source, authz = FakeSource(tmp_path / "logs"), RecordingAuthorizer()
+    source.add(WEB, "".join(f"line {i}\n" for i in range(5)), running=False)
+    with LogServer(host, AGENT_PORT, cert, key, source, authz, poll_interval=0.05):
+        yield host, authz
 
 
-def test_logs_are_proxied_to_the_agent(control_plane: ControlPlane, agent: str) -> None:
+def test_logs_are_proxied_to_the_agent(control_plane: ControlPlane,
+                                       agent: tuple[str, RecordingAuthorizer]) -> None:
+    host, authz = agent
     with control_plane.api() as api:
         node = hollow_node("w1")
-        node["status"]["addresses"] = [{"type": "InternalIP", "address": agent}]
+        node["status"]["addresses"] = [{"type": "InternalIP", "address": host}]
         node["status"]["daemonEndpoints"] = {"kubeletEndpoint": {"Port": AGENT_PORT}}
         register(api, node)
         pod = {"metadata": {"name": "web"}, "spec": {"nodeName": "w1", "containers": [
@@ -80,9 +60,7 @@ def test_logs_are_proxied_to_the_agent(control_plane: ControlPlane, agent: str) 
         api.create(paths.path(PODS, "default"), pod)
         text = "".join(api.stream_text(paths.path(PODS, "default", "web", "log"), {"tailLines": "2"}))
         assert text == "line 3\nline 4\n"
-        path, query, auth = Seen.requests[-1]
-        assert path == "/containerLogs/default/web/app" and query["tailLines"] == ["2"]
-        assert auth == f"Bearer {control_plane.admin_token}"  # the agent can check who asks
+        assert authz.seen[-1] == (f"Bearer {control_plane.admin_token}", "default", "web")  # who asks
 
         with pytest.raises(StatusError) as err:
             "".join(api.stream_text(paths.path(PODS, "default", "web", "log"), {"container": "nope"}))

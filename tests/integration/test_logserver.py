@@ -1,7 +1,8 @@
 """The agent's log server over real TLS on loopback.
 
-A fake `LogSource` over tmp files stands in for the runtime (it is built elsewhere);
-authorization is a fake for the 401/403 paths, and `ApiAuthorizer` against a real API
+A `LogSource` over tmp files (`fakelogs.FakeSource`) stands in for the runtime, so each
+rotation and truncation case is laid out exactly (the runtime's own files are tested in
+test_runtime.py); authorization is a fake for the 401/403 paths, and `ApiAuthorizer` against a real API
 server for the rest, including the whole path `skiff logs` takes: API server proxy ->
 this server -> the API server again, with the caller's token."""
 
@@ -26,42 +27,10 @@ from node_agent.logauth import ApiAuthorizer, api_client_factory
 from node_agent.logserver import LogServer
 from tests.integration.conftest import ApiServer
 from tests.integration.controlplane import ControlPlane
+from tests.integration.fakelogs import WEB, FakeSource
 
 HOST = "127.0.0.1"
-Key = tuple[str, str, str]
-WEB: Key = ("default", "web", "app")
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z ")
-
-
-class FakeSource:
-    """Containers laid out as a runtime might: `<root>/<ns>_<pod>_<c>/{current,previous}/`
-    holding `app.log` and rotated `app.log.N` (higher N older)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.running: set[Key] = set()
-
-    def dir(self, key: Key, previous: bool = False) -> Path:
-        d = self.root / "_".join(key) / ("previous" if previous else "current")
-        d.mkdir(parents=True, exist_ok=True)
-        return d
-
-    def add(self, key: Key, text: str = "", running: bool = True) -> Path:
-        current = self.dir(key) / "app.log"
-        current.write_text(text)
-        if running:
-            self.running.add(key)
-        return current
-
-    def log_files(self, namespace: str, pod: str, container: str, previous: bool) -> list[Path] | None:
-        d = self.root / f"{namespace}_{pod}_{container}" / ("previous" if previous else "current")
-        if not d.is_dir():
-            return None
-        rotated = sorted(d.glob("app.log.*"), key=lambda p: -int(p.suffix[1:]))
-        return [*rotated, d / "app.log"]
-
-    def is_running(self, namespace: str, pod: str, container: str) -> bool:
-        return (namespace, pod, container) in self.running
 
 
 class FakeAuthorizer:

@@ -226,6 +226,8 @@ def test_a_lab_cluster_over_its_life(lab: Lab) -> None:
     lab.refresh()
     played(lab.playbook("join.yml", "--limit", "n3"), ["n3"])
     assert ready(next(n for n in lab.get("nodes") if n["metadata"]["name"] == "n3"))
+    refused = lab.playbook("join.yml", "--limit", "m1")  # join.yml adds worker nodes only
+    assert refused.returncode != 0 and "m1 is a master" in refused.stdout, refused.stdout[-2000:]
 
     # ---- remove-node.yml drains a node; its pods run elsewhere -------------------------
     step("remove-node.yml drains a node; its pods run elsewhere")
@@ -259,6 +261,13 @@ def test_a_lab_cluster_over_its_life(lab: Lab) -> None:
     ssh_args = ["--ssh-key", str(lab_dir / "lab_key"), "--known-hosts", str(lab_dir / "known_hosts")]
     assert lab.skiff("ssh", "n4", *ssh_args, "--", "hostname").stdout.strip() == "n4"
     assert lab.skiff("ssh", "n4", *ssh_args, "--", "sh", "-c", "exit 7", ok=False).returncode == 7
+    # A host key that known_hosts does not hold is refused, never trusted on first use.
+    empty = lab_dir / "empty_known_hosts"
+    empty.write_text("")
+    unknown = lab.skiff("ssh", "n4", "--ssh-key", str(lab_dir / "lab_key"), "--known-hosts", str(empty),
+                        "--", "hostname", ok=False)
+    assert unknown.returncode != 0 and "n4" not in unknown.stdout, unknown.stdout
+    assert "Traceback" not in unknown.stderr and "host key" in unknown.stderr.lower(), unknown.stderr
 
     # ---- kill the leading master over SSH: the cluster keeps serving -------------------
     step("kill the leading master over SSH: the cluster keeps serving")

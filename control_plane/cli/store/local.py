@@ -17,6 +17,8 @@ LOCAL_DIR = typer.Option(Path("run/store"), "--dir", help="Where members keep da
 @local_app.command("up")
 def local_up(directory: Path = LOCAL_DIR,
              size: int = typer.Option(3, "--members", help="Number of members (odd: 1, 3, 5)."),
+             subnet: str = typer.Option("127.0.1", "--subnet",
+                                        help="Members listen on SUBNET.1, SUBNET.2, ... (a 127.x.y prefix)."),
              output: Output = OUTPUT_OPTION) -> None:
     """Start N members on 127.0.1.1.. with the default ports and wait for a leader.
 
@@ -28,7 +30,10 @@ def local_up(directory: Path = LOCAL_DIR,
 
     if size < 1 or size % 2 == 0:
         fail("--members must be odd (1, 3, 5, ...): an even count adds no fault tolerance")
-    store = LocalStore(directory.resolve(), size)
+    parts = subnet.split(".")
+    if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and int(p) < 256 for p in parts):
+        fail(f"--subnet {subnet}: give a loopback prefix such as 127.0.1 (members get .1, .2, ...)")
+    store = LocalStore(directory.resolve(), size, subnet=subnet)
     if any(store.alive(m) for m in store.members):
         fail(f"a local store is already running in {directory} (stop it with: skiff store local down)")
     store.start()

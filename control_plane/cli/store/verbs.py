@@ -225,12 +225,12 @@ def member_check_remove(name: str, endpoints: str = ENDPOINTS,
                         timeout: float = typer.Option(2.0, "--timeout", help="Per-member deadline, seconds."),
                         output: Output = OUTPUT_OPTION) -> None:
     """Say whether removing member NAME keeps the store's quorum (exit 0) or would lose it
-    (exit 1, with the reason); changes nothing.  `--endpoints` must list every member.
+    (exit 1, with the reason); changes nothing.  The voters are the store's member list;
+    a member is healthy when its endpoint (one of `--endpoints`) answers its status.
 
     Example: skiff store member check-remove m3 --endpoints 10.0.0.11:2379,10.0.0.12:2379,10.0.0.13:2379
     """
-    rows = _status_rows(endpoints, timeout, star=False)
-    verdict = quorum.removal([quorum.MemberHealth(str(r["name"]), not r["error"]) for r in rows], name)
+    verdict = quorum.removal(_member_health(endpoints, timeout), name)
     if output != Output.table:
         emit({"member": name, "ok": verdict.ok, "remaining": verdict.remaining,
               "healthyOthers": verdict.healthy_others, "needed": verdict.needed, "reason": verdict.reason},
@@ -239,3 +239,16 @@ def member_check_remove(name: str, endpoints: str = ENDPOINTS,
         fail(f"refusing to remove member {name}: the store would lose its quorum ({verdict.reason})")
     if output == Output.table:
         print(f"removing member {name} keeps the quorum ({verdict.reason})")
+
+
+def _member_health(endpoints: str, timeout: float) -> list[quorum.MemberHealth]:
+    """Every voting member with its health; without a member list (no member answers),
+    one unhealthy row per endpoint, which refuses any removal."""
+    rows = _status_rows(endpoints, timeout, star=False)
+    healthy = {str(r["name"]) for r in rows if not r["error"]}
+    try:
+        with _client(endpoints, timeout) as c:
+            names = [str(m["name"]) for m in c.member_list()]
+    except StoreError:
+        return [quorum.MemberHealth(str(r["name"]), False) for r in rows]
+    return [quorum.MemberHealth(n, n in healthy) for n in names]
