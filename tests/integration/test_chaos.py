@@ -85,6 +85,20 @@ def test_restart_all_masters_loses_nothing(cluster: Path, tmp_path: Path) -> Non
     assert report["anomalies"] == 0 and all(report["checks"].values())
 
 
+def test_random_master_agent_and_mixed_faults_lose_nothing(cluster: Path, tmp_path: Path) -> None:
+    # The scenarios take turns: a random master killed, then a node's agent (and its
+    # supervisor), then whatever `mixed` draws; every one is healed and checked.
+    code, out, err = chaos(cluster, tmp_path / "r", "--scenario", "kill-random-master,kill-agent,mixed",
+                           "--duration", "30", "--interval", "10", "--hold", "2", "--seed", "3",
+                           "--replicas", "1")
+    report = load(tmp_path / "r")
+    assert code == 0, f"{out}\n{err}"
+    scenarios = [f["scenario"] for f in report["fault_log"]]
+    assert scenarios[:2] == ["kill-random-master", "kill-agent"] and len(scenarios) == 3, scenarios
+    assert report["anomalies"] == 0 and all(report["checks"].values()), report["checks"]
+    assert report["acknowledged_lost"] == 0 and report["duplicated"] == 0
+
+
 def test_bad_requests_get_one_clear_line(cluster: Path, tmp_path: Path) -> None:
     code, _, err = chaos(cluster, tmp_path / "r", "--scenario", "nope")
     assert code == 2 and "unknown scenario 'nope'" in err
