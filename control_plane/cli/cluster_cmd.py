@@ -204,7 +204,8 @@ def wheelhouse(
     Example:
       skiff cluster wheelhouse --out run/wheelhouse
     """
-    from control_plane.provision.wheelhouse import WheelhouseError, build
+    from control_plane.provision.errors import WheelhouseError
+    from control_plane.provision.wheelhouse import build
 
     try:
         made = build(source, out)

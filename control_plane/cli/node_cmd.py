@@ -54,10 +54,10 @@ def join(
       skiff --config admin.conf node join 10.0.0.7 --ssh-key ~/.ssh/id_ed25519 --assets ./skiff-assets
     """
     from control_plane.provision.assets import Assets
-    from control_plane.provision.nodejoin import JoinError
+    from control_plane.provision.errors import JoinError, RemoteError, WheelhouseError
     from control_plane.provision.nodejoin import join as join_host
-    from control_plane.provision.remote import Remote, RemoteError
-    from control_plane.provision.wheelhouse import WheelhouseError, build
+    from control_plane.provision.remote import Remote
+    from control_plane.provision.wheelhouse import build
 
     session = open_session(ctx)
     if not (assets / "pki/ca.key").exists():
@@ -103,7 +103,8 @@ def ssh(
       skiff ssh n1 --ssh-key ~/.ssh/id_ed25519
     """
     from control_plane.api import paths
-    from control_plane.provision.remote import Remote, RemoteError
+    from control_plane.provision.errors import RemoteError
+    from control_plane.provision.remote import Remote
 
     session = open_session(ctx)
     with session.errors():

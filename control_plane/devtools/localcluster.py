@@ -39,7 +39,7 @@ from raftstore.config import write_secret
 
 SKIFF = [sys.executable, "-m", "control_plane.cli.main"]
 # Quick failover of the scheduler and controller manager on one machine (seconds).
-LAB_ELECTION = Settings(lease_duration=4, renew_deadline=3, retry_period=0.5)
+FAST_ELECTION = Settings(lease_duration=4, renew_deadline=3, retry_period=0.5)
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class LocalCluster:
             ca=str(ca),
         )
         masters = [HostSpec(m.name, m.address, "master") for m in self.masters]
-        pods = control_plane_args(HostSpec(host.name, host.address, "master"), masters, LAB_ELECTION, layout)
+        pods = control_plane_args(HostSpec(host.name, host.address, "master"), masters, FAST_ELECTION, layout)
         for name, args in pods.items():
             manifest = static_pod(name, [*SKIFF, *args])
             (etc / "manifests" / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))

@@ -26,17 +26,14 @@ from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError
 from control_plane.provision.assets import Assets, HostSpec
 from control_plane.provision.bundle import Settings, agent_config
-from control_plane.provision.remote import Remote, RemoteError
+from control_plane.provision.errors import JoinError, RemoteError
+from control_plane.provision.remote import Remote
 from control_plane.provision.wheelhouse import Build
 
 INSTALL_DIR = defaults.INSTALL_DIR
 SKIFF_BIN = f"{INSTALL_DIR}/venv/bin/skiff"
 VERSION = importlib.metadata.version("skiff")
 Progress = Callable[[str], None]
-
-
-class JoinError(Exception):
-    pass
 
 
 def join(

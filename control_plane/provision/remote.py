@@ -14,9 +14,7 @@ from pathlib import Path
 
 import paramiko
 
-
-class RemoteError(Exception):
-    """The host cannot be reached, refused us, or a command failed; the message says which."""
+from control_plane.provision.errors import RemoteError
 
 
 class Remote:

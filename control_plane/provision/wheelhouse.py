@@ -20,12 +20,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from control_plane.provision.errors import WheelhouseError
+
 PACKAGES = ("raftstore", "control_plane", "node_agent")
 DIGEST_FILE = ".source-digest"
-
-
-class WheelhouseError(Exception):
-    pass
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ import yaml
 
 from control_plane.api import defaults
 from control_plane.devtools.chaos.hostops import HostFaultError
-from control_plane.provision.remote import Remote, RemoteError
+from control_plane.provision.errors import RemoteError
+from control_plane.provision.remote import Remote
 
 DEFAULT_SKIFF = "/opt/skiff/venv/bin/skiff"
 
