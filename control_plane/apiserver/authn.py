@@ -1,5 +1,5 @@
 """Authentication: who is asking (bearer tokens, stored hashed).  What they may do is
-`authz.py`.
+`authz.py`.  `TokenStore` faces the store: a store failure becomes an `ApiError` here.
 
 Tokens look like Kubernetes bootstrap tokens, `<id>.<secret>` (6 + 16 characters of
 [a-z0-9]).  The store keeps only sha256(secret) under `/registry/skiff.io/tokens/<id>`
@@ -21,8 +21,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from control_plane.apiserver.errors import ApiError
+from control_plane.apiserver.errors import ApiError, from_store
 from raftstore.client import StoreClient
+from raftstore.errors import StoreError
 
 TOKEN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16,64})$")
 ROLES = ("admin", "viewer", "node", "bootstrap")
@@ -70,7 +71,10 @@ class TokenStore:
             raise ValueError("a token is <6 chars>.<16+ chars> of [a-z0-9], with a known role")
         record = {"hash": _hash(m.group(2)), "role": role, "node": node,
                   "expires": time.time() + ttl if ttl else None}
-        self.client.put(PREFIX + m.group(1).encode(), json.dumps(record).encode())
+        try:
+            self.client.put(PREFIX + m.group(1).encode(), json.dumps(record).encode())
+        except StoreError as err:
+            raise from_store(err) from None
 
     def authenticate(self, header: str | None) -> Identity:
         if not header or not header.startswith("Bearer "):
@@ -92,7 +96,10 @@ class TokenStore:
             hit = self._cache.get(token_id)
         if hit is not None and now - hit[0] < CACHE_SECONDS:
             return hit[1]
-        found = self.client.get(PREFIX + token_id.encode())
+        try:
+            found = self.client.get(PREFIX + token_id.encode())
+        except StoreError as err:
+            raise from_store(err) from None
         record = json.loads(found.kvs[0].value) if found.kvs else None
         with self._lock:
             self._cache[token_id] = (now, record)

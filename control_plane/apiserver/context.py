@@ -1,9 +1,9 @@
 """What every route of one API server shares: the verbs, the tokens, the metrics, and the
 three steps of a request (authenticate, authorize, call a verb in a worker thread).
 
-Contract: `ApiContext.run` is the one place where a store failure (`StoreError`) becomes
-an API error (a Kubernetes Status); routes never catch `StoreError` themselves.  Every
-method may raise `ApiError`, which the app turns into its Status response.
+Contract: every method may raise `ApiError`, which the app turns into its Status
+response.  No `StoreError` reaches here: the store-facing classes (`storage.ObjectStore`,
+`authn.TokenStore`) translate them, once, at the boundary.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from control_plane.api.resources import BY_PATH, Resource
 from control_plane.apiserver.authn import Identity, TokenStore
 from control_plane.apiserver.authz import authorize
-from control_plane.apiserver.errors import ApiError, bad_request, from_store
+from control_plane.apiserver.errors import ApiError, bad_request
 from control_plane.apiserver.handlers import Handlers
 from control_plane.apiserver.validation import MAX_OBJECT_BYTES
-from raftstore.errors import StoreError
 
 T = TypeVar("T")
 
@@ -51,12 +50,8 @@ class ApiContext:
     metrics: Metrics = field(default_factory=Metrics)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in a worker thread (the store client is synchronous); a store
-        failure becomes its API error here, and only here."""
-        try:
-            return await run_in_threadpool(fn, *args)
-        except StoreError as err:
-            raise from_store(err) from None
+        """`fn(*args)` in a worker thread (the store client is synchronous)."""
+        return await run_in_threadpool(fn, *args)
 
     async def call(self, verb: str, res: Resource, fn: Callable[..., T], *args: Any) -> T:
         """`run`, counted and timed in the metrics by verb, resource and status code."""

@@ -1,6 +1,8 @@
 """Objects in the store: JSON values under `/registry/...`, resourceVersion = mod revision.
 
-Every write is a single store txn guarded by a compare, so concurrent API servers
+This is the API server's boundary to the store: every `StoreError` becomes an `ApiError`
+here (`errors.from_store`), so nothing above sees a store error.  Every write is a
+single store txn guarded by a compare, so concurrent API servers
 (one per master) never lose an update: create requires the key to be absent, update
 requires the mod revision the client read (409 otherwise), delete likewise if asked.
 Thread-safe (the store client is).
@@ -126,9 +128,19 @@ class ObjectStore:
               deadline: float) -> Generator[WatchEvent, None, None]:
         """Changes after revision `after`, in order, until the monotonic `deadline`."""
         prefix = keys.prefix(res, ns)
-        with closing(self.client.watch(prefix, prefix_end(prefix), start_revision=after + 1, prev_kv=True,
-                                       deadline=deadline)) as events:
-            yield from self._events(events)
+        try:
+            with closing(self.client.watch(prefix, prefix_end(prefix), start_revision=after + 1,
+                                           prev_kv=True, deadline=deadline)) as events:
+                yield from self._events(events)
+        except store_errors.StoreError as err:
+            raise from_store(err) from None
+
+    def ping(self) -> None:
+        """A linearizable read: returns when the store has a quorum (else 503)."""
+        try:
+            self.client.get(b"/registry/health")
+        except store_errors.StoreError as err:
+            raise from_store(err) from None
 
     @staticmethod
     def _events(events: Iterator[KeyEvent]) -> Iterator[WatchEvent]:

@@ -21,10 +21,9 @@ from starlette.concurrency import run_in_threadpool
 
 from control_plane.api.objects import Obj
 from control_plane.api.resources import Resource
-from control_plane.apiserver.errors import ApiError, from_store
+from control_plane.apiserver.errors import ApiError
 from control_plane.apiserver.handlers import Handlers
 from control_plane.apiserver.storage import WatchEvent
-from raftstore.errors import StoreError
 
 WATCH_CHUNK = 5.0  # seconds between bookmark opportunities on a quiet watch
 MAX_WATCH = 1800.0
@@ -66,10 +65,9 @@ def events(handlers: Handlers, res: Resource, ns: str | None, query: Mapping[str
                     "metadata": {"resourceVersion": str(after)}}})
             else:
                 yield None
-    except (ApiError, StoreError) as err:
+    except ApiError as err:
         # Mid-stream the response has begun: the failure can only be an event, not a code.
-        api = err if isinstance(err, ApiError) else from_store(err)
-        yield line({"type": "ERROR", "object": api.status()})
+        yield line({"type": "ERROR", "object": err.status()})
 
 
 async def drive_blocking(chunks: Generator[bytes | None, None, None]) -> AsyncIterator[bytes]:

@@ -30,7 +30,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.get("/readyz")
     async def readyz() -> Response:
         try:
-            await ctx.run(ctx.handlers.store.client.get, b"/registry/health")
+            await ctx.run(ctx.handlers.store.ping)
         except ApiError as err:
             return Response(err.message, status_code=503, media_type="text/plain")
         return Response("ok", media_type="text/plain")
