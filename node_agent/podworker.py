@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from control_plane.api import paths
 from control_plane.api.objects import MIRROR_ANNOTATION as MIRROR
-from control_plane.api.objects import Obj
+from control_plane.api.objects import Obj, deletion_grace_seconds, grace_seconds
 from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, parse_rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
@@ -286,7 +286,7 @@ class PodWorker:
                     c.get("name"),
                     message,
                 )
-                grace = float((desired.obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+                grace = float(grace_seconds(desired.obj))
                 self.runtime.stop(desired.uid, str(c.get("name")), grace)
                 mem.next_start = 0.0
                 stopped = self.runtime.status(desired.uid, str(c.get("name")))
@@ -295,7 +295,7 @@ class PodWorker:
 
     # ---- stopping ---------------------------------------------------------------------
     def _terminate(self, desired: DesiredPod, memory: PodMemory) -> None:
-        grace = float(desired.obj["metadata"].get("deletionGracePeriodSeconds") or 0)
+        grace = float(deletion_grace_seconds(desired.obj))
         self._stop_all(desired.uid, grace)
         if not desired.static:
             try:

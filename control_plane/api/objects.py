@@ -91,3 +91,24 @@ def tolerates(toleration: Obj, key: str, value: str, effect: str) -> bool:
     if toleration.get("operator") == "Exists":
         return not toleration.get("key") or toleration.get("key") == key
     return bool(toleration.get("key") == key and toleration.get("value", "") == value)
+
+
+DEFAULT_GRACE_SECONDS = 30  # Kubernetes' terminationGracePeriodSeconds default
+
+
+def _seconds(value: Any, default: int) -> int:
+    """`value` if it is a non-negative integer (as validation requires), else `default`:
+    a reader never fails on an object stored before validation was as strict."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return default
+
+
+def grace_seconds(pod: Obj) -> int:
+    """The pod's terminationGracePeriodSeconds (30 when unset)."""
+    return _seconds((pod.get("spec") or {}).get("terminationGracePeriodSeconds"), DEFAULT_GRACE_SECONDS)
+
+
+def deletion_grace_seconds(pod: Obj) -> int:
+    """The grace its deletion was given (metadata.deletionGracePeriodSeconds; 0 when unset)."""
+    return _seconds(meta(pod).get("deletionGracePeriodSeconds"), 0)

@@ -100,8 +100,28 @@ def resolve(group: str, version: str, plural: str, ns: str | None, named: bool) 
     return res
 
 
+# Nesting levels of a body: every reader below (validation, patches, copies) recurses,
+# and stays far from Python's recursion limit.
+MAX_DEPTH = 100
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects (iteratively: any depth is safe here)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 async def read_body(request: Request) -> Any:
-    """The JSON body (None when empty); 413 past MAX_OBJECT_BYTES, 400 when not JSON."""
+    """The JSON body (None when empty); 413 past MAX_OBJECT_BYTES, 400 when not JSON or
+    nested more than MAX_DEPTH levels."""
     size, chunks = 0, []
     async for chunk in request.stream():
         size += len(chunk)
@@ -110,6 +130,11 @@ async def read_body(request: Request) -> Any:
                            f"the request is larger than {MAX_OBJECT_BYTES} bytes (1.5 MiB)")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks) or b"null")
+        body = json.loads(b"".join(chunks) or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise bad_request(f"the request body is not valid JSON: {err}") from None
+    except RecursionError:
+        raise bad_request(f"the request body nests more than {MAX_DEPTH} levels deep") from None
+    if _depth(body) > MAX_DEPTH:
+        raise bad_request(f"the request body nests more than {MAX_DEPTH} levels deep")
+    return body

@@ -13,7 +13,7 @@ from collections.abc import Generator
 from contextlib import closing
 from typing import Any
 
-from control_plane.api.objects import Obj
+from control_plane.api.objects import Obj, grace_seconds
 from control_plane.api.resources import INITIAL_NAMESPACES, NAMESPACES, RESOURCES, Resource
 from control_plane.apiserver import keys
 from control_plane.apiserver import patch as patching
@@ -148,8 +148,7 @@ class Handlers:
         if (res.kind == "Pod" and grace != 0 and (current.get("spec") or {}).get("nodeName")
                 and not current["metadata"].get("deletionTimestamp")):
             # A running pod is only marked; its node's agent stops it and then deletes it.
-            seconds = grace if grace is not None else int(
-                current["spec"].get("terminationGracePeriodSeconds", 30))
+            seconds = grace if grace is not None else grace_seconds(current)
             current["metadata"]["deletionTimestamp"] = now_rfc3339()
             current["metadata"]["deletionGracePeriodSeconds"] = seconds
             return self._with_kind(res, self.store.update(res, ns, current,

@@ -19,7 +19,8 @@ from control_plane.api.objects import Obj
 from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import ApiError, bad_request, conflict, invalid
 from control_plane.apiserver.handlers import PATCH_RETRIES, Handlers, now_rfc3339, parse_rv
-from control_plane.apiserver.validation import check_name
+from control_plane.apiserver.names import check_name
+from control_plane.apiserver.validation import validate_status
 
 ALLOWED = {("pods", "log"),
            ("pods", "status"), ("nodes", "status"), ("deployments", "status"), ("pods", "binding"),
@@ -35,6 +36,7 @@ def check(res: Resource, sub: str) -> None:
 def put_status(h: Handlers, res: Resource, ns: str | None, name: str, body: Any) -> Obj:
     if not isinstance(body, dict) or not isinstance(body.get("status", {}), dict):
         raise invalid(res.kind, name, [("status", "Invalid value: expected an object")])
+    validate_status(res, name, body.get("status", {}))
     expect = parse_rv((body.get("metadata") or {}).get("resourceVersion"), "metadata.resourceVersion")
 
     def change(current: Obj) -> Obj:

@@ -15,44 +15,14 @@ from control_plane.api.objects import Obj
 from control_plane.api.quantity import parse_quantity
 from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import invalid
-
-Causes = list[tuple[str, str]]
+from control_plane.apiserver.names import Causes, check_labels, check_name
+from control_plane.apiserver.podvalidation import TAINT_EFFECTS, check_pod_spec
 
 MAX_OBJECT_BYTES = 1536 * 1024
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+MAX_INT32 = 2**31 - 1
+STRATEGIES = ("Recreate", "RollingUpdate")
+PERCENT = re.compile(r"^[0-9]{1,3}%$")
 LABEL_KINDS = {"Namespace", "Service"}  # names that must be DNS labels, not subdomains
-TAINT_EFFECTS = {"NoSchedule", "PreferNoSchedule", "NoExecute"}
-RESTART_POLICIES = {"Always", "OnFailure", "Never"}
-
-
-def check_name(name: Any, field: str, label: bool, causes: Causes) -> None:
-    if not isinstance(name, str) or not name:
-        causes.append((field, "Required value: a name is required"))
-        return
-    limit, pattern = (63, DNS_LABEL) if label else (253, DNS_SUBDOMAIN)
-    if len(name) > limit or not pattern.match(name):
-        what = "RFC 1123 label" if label else "RFC 1123 subdomain"
-        chars = "'-'" if label else "'-' or '.'"
-        causes.append((field, f'Invalid value: "{name}": a lowercase {what} must consist of lower case '
-                              f"alphanumeric characters, {chars}, start and end with an alphanumeric "
-                              f"character, and be at most {limit} characters"))
-
-
-def check_labels(labels: Any, field: str, causes: Causes) -> None:
-    if labels is None:
-        return
-    if not isinstance(labels, dict):
-        causes.append((field, "Invalid value: must be a map of strings"))
-        return
-    for key, value in labels.items():
-        name = key.rsplit("/", 1)[-1] if isinstance(key, str) else ""
-        if not isinstance(key, str) or len(name) > 63 or not LABEL_NAME.match(name):
-            causes.append((f"{field}[{key}]", "Invalid value: not a valid label key"))
-        if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.match(value):
-            causes.append((f"{field}[{key}]", f"Invalid value: {value!r}: not a valid label value"))
 
 
 def validate(res: Resource, obj: Any, namespace: str | None) -> None:
@@ -102,62 +72,49 @@ def _json_type(py: str) -> str:
     return names.get(py, py)
 
 
-def check_pod_spec(spec: Any, path: str, causes: Causes) -> None:
-    if not isinstance(spec, dict):
-        causes.append((path, "Required value: spec is required"))
-        return
-    containers = spec.get("containers")
-    if not isinstance(containers, list) or not containers:
-        causes.append((f"{path}.containers", "Required value: at least one container is required"))
-        containers = []
-    seen: set[str] = set()
-    for i, c in enumerate(containers):
-        cpath = f"{path}.containers[{i}]"
-        if not isinstance(c, dict):
-            causes.append((cpath, "Invalid value: expected object"))
-            continue
-        check_name(c.get("name"), f"{cpath}.name", True, causes)
-        if c.get("name") in seen:
-            causes.append((f"{cpath}.name", f'Duplicate value: "{c.get("name")}"'))
-        seen.add(str(c.get("name")))
-        for arr in ("command", "args"):
-            value = c.get(arr)
-            if value is not None and not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
-                causes.append((f"{cpath}.{arr}", "Invalid value: expected an array of strings"))
-        for j, env in enumerate(c.get("env") or []):
-            if not isinstance(env, dict) or not isinstance(env.get("name"), str) or not env.get("name"):
-                causes.append((f"{cpath}.env[{j}].name", "Required value"))
-            elif not isinstance(env.get("value", ""), str):
-                causes.append((f"{cpath}.env[{j}].value", "Invalid value: expected string"))
-        for part in ("requests", "limits"):
-            for rname, qty in ((c.get("resources") or {}).get(part) or {}).items():
-                try:
-                    parse_quantity(qty)
-                except ValueError as err:
-                    causes.append((f"{cpath}.resources.{part}.{rname}", f"Invalid value: {err}"))
-    policy = spec.get("restartPolicy")
-    if policy is not None and policy not in RESTART_POLICIES:
-        causes.append((f"{path}.restartPolicy", f'Unsupported value: "{policy}": supported values: '
-                                               '"Always", "OnFailure", "Never"'))
-    if spec.get("nodeName") is not None and not isinstance(spec.get("nodeName"), str):
-        causes.append((f"{path}.nodeName", "Invalid value: expected string"))
-
-
 def _pod(obj: Obj, causes: Causes) -> None:
     check_pod_spec(obj.get("spec"), "spec", causes)
 
 
 def _deployment(obj: Obj, causes: Causes) -> None:
-    replicas = _typed(obj, "spec.replicas", int, causes)
-    if replicas is not None and replicas < 0:
-        causes.append(("spec.replicas", "Invalid value: must be greater than or equal to 0"))
+    if _typed(obj, "spec", dict, causes, required=True) is None:
+        return
+    for field in ("replicas", "minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds"):
+        value = _typed(obj, f"spec.{field}", int, causes)
+        if value is not None and value < 0:
+            causes.append((f"spec.{field}", "Invalid value: must be greater than or equal to 0"))
+        elif value is not None and value > MAX_INT32:
+            causes.append((f"spec.{field}", f"Invalid value: must be less than or equal to {MAX_INT32}"))
+    _strategy(obj, causes)
     match = _typed(obj, "spec.selector.matchLabels", dict, causes, required=True)
+    _typed(obj, "spec.template", dict, causes, required=True)
+    _typed(obj, "spec.template.metadata", dict, causes)
     labels = _typed(obj, "spec.template.metadata.labels", dict, causes, required=True)
     if isinstance(match, dict) and isinstance(labels, dict) and any(
             labels.get(k) != v for k, v in match.items()):
         causes.append(("spec.template.metadata.labels", "Invalid value: `selector` does not match template "
                                                         "`labels`"))
-    check_pod_spec((obj.get("spec") or {}).get("template", {}).get("spec"), "spec.template.spec", causes)
+    template = obj["spec"].get("template")
+    check_pod_spec(template.get("spec") if isinstance(template, dict) else None, "spec.template.spec", causes)
+
+
+def _strategy(obj: Obj, causes: Causes) -> None:
+    """`spec.strategy`: Recreate or RollingUpdate, whose maxSurge and maxUnavailable are
+    each an integer >= 0 or a percentage such as "25%" (Kubernetes' IntOrString)."""
+    kind = _typed(obj, "spec.strategy.type", str, causes)
+    if kind is not None and kind not in STRATEGIES:
+        causes.append(("spec.strategy.type", f'Unsupported value: "{kind}": supported values: '
+                                             '"Recreate", "RollingUpdate"'))
+    _typed(obj, "spec.strategy", dict, causes)
+    _typed(obj, "spec.strategy.rollingUpdate", dict, causes)
+    for field in ("maxSurge", "maxUnavailable"):
+        value = _typed(obj, f"spec.strategy.rollingUpdate.{field}", (int, str), causes)
+        if value is None:
+            continue
+        ok = (0 <= value <= MAX_INT32) if isinstance(value, int) else PERCENT.match(value) is not None
+        if not ok:
+            causes.append((f"spec.strategy.rollingUpdate.{field}", f"Invalid value: {value!r}: must be an "
+                                                                   'integer >= 0 or a percentage ("25%")'))
 
 
 def _node(obj: Obj, causes: Causes) -> None:
@@ -184,6 +141,41 @@ def _lease(obj: Obj, causes: Causes) -> None:
 
 def _event(obj: Obj, causes: Causes) -> None:
     _typed(obj, "involvedObject", dict, causes, required=True)
+
+
+POD_PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+
+
+def validate_status(res: Resource, name: str, status: Any) -> None:
+    """Raise 422 for a status that components could not read: what agents write about
+    their Node (quantities, conditions) and their pods (phase, conditions)."""
+    causes: Causes = []
+    if not isinstance(status, dict):
+        raise invalid(res.kind, name, [("status", "Invalid value: expected an object")])
+    conditions = status.get("conditions")
+    if conditions is not None and not (isinstance(conditions, list) and all(
+            isinstance(c, dict) and isinstance(c.get("type"), str) and isinstance(c.get("status", ""), str)
+            for c in conditions)):
+        causes.append(("status.conditions", "Invalid value: expected an array of objects with a string "
+                                            "type and status"))
+    if res.kind == "Node":
+        for part in ("capacity", "allocatable"):
+            quantities = status.get(part)
+            if quantities is None:
+                continue
+            if not isinstance(quantities, dict):
+                causes.append((f"status.{part}", "Invalid value: expected a map of quantities"))
+                continue
+            for rname, qty in quantities.items():
+                try:
+                    parse_quantity(qty)
+                except ValueError as err:
+                    causes.append((f"status.{part}.{rname}", f"Invalid value: {err}"))
+    if res.kind == "Pod" and status.get("phase") is not None and status.get("phase") not in POD_PHASES:
+        causes.append(("status.phase", f'Unsupported value: "{status.get("phase")}": supported values: '
+                                       + ", ".join(f'"{p}"' for p in POD_PHASES)))
+    if causes:
+        raise invalid(res.kind, name, causes)
 
 
 SPEC_CHECKS: dict[str, Callable[[Obj, Causes], None]] = {

@@ -17,7 +17,7 @@ from contextlib import closing
 from typing import Any
 
 import anyio
-from starlette.concurrency import run_in_threadpool
+import anyio.to_thread
 
 from control_plane.api.objects import Obj
 from control_plane.api.resources import Resource
@@ -27,6 +27,11 @@ from control_plane.apiserver.storage import WatchEvent
 
 WATCH_CHUNK = 5.0  # seconds between bookmark opportunities on a quiet watch
 MAX_WATCH = 1800.0
+# Open watches wait in threads of their own pool: with the requests' pool (anyio's default,
+# 40 threads) ~40 watches would hold every thread and stall every other request,
+# authentication included.  Past WATCH_THREADS open watches a new one waits for a thread.
+WATCH_THREADS = 2000
+_WATCH_LIMITER = anyio.CapacityLimiter(WATCH_THREADS)
 _END = object()
 
 
@@ -83,11 +88,11 @@ async def drive_blocking(chunks: Generator[bytes | None, None, None]) -> AsyncIt
         while True:
             # A cancellation (the client disconnected) waits for this thread call to return,
             # which takes at most WATCH_CHUNK: the generator is never running when closed.
-            item: Any = await run_in_threadpool(next, chunks, _END)
+            item: Any = await anyio.to_thread.run_sync(next, chunks, _END, limiter=_WATCH_LIMITER)
             if item is _END:
                 return
             if isinstance(item, bytes):
                 yield item
     finally:
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(chunks.close)
+            await anyio.to_thread.run_sync(chunks.close, limiter=_WATCH_LIMITER)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import typer
 
 from control_plane.api import defaults
+from control_plane.cli.output import fail
+from control_plane.client import component
+from control_plane.client.apiclient import ApiClient
 from control_plane.client.leaderelection import ElectionConfig
 
 LEADER_ELECT = typer.Option(True, "--leader-elect/--no-leader-elect",
@@ -25,3 +28,13 @@ def election(enabled: bool, lease: float, renew: float, retry: float) -> Electio
         return ElectionConfig(lease, renew, retry)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
+
+
+def run(client: ApiClient, lock_name: str, identity: str, election: ElectionConfig | None,
+        work: component.Work) -> None:
+    """`component.run`, with a dead work thread as one line and exit code 1 (after the
+    lease was released), so the supervisor restarts the component."""
+    try:
+        component.run(client, lock_name, identity, election, work)
+    except component.WorkDied as err:
+        fail(str(err))

@@ -56,4 +56,4 @@ def controller_manager(
     def work(stop: threading.Event, leading: Callable[[], bool]) -> None:
         manager.run(stop, leading)
 
-    component.run(client, "kube-controller-manager", name, election, work)
+    opts.run(client, "kube-controller-manager", name, election, work)

@@ -48,4 +48,4 @@ def scheduler(
         sched.loop(stop, leading)
         sched.stop()
 
-    component.run(client, "kube-scheduler", name, election, work)
+    opts.run(client, "kube-scheduler", name, election, work)

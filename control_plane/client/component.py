@@ -3,7 +3,10 @@ logging, signals, the API client from the config, leader election, clean shutdow
 
 Contract: `run()` returns after SIGTERM/SIGINT; it stops the work, releases the lease
 (so a successor takes over at once) and flushes events.  The work function runs on
-the main thread's helper and must return when `stop` is set.
+the main thread's helper and must return when `stop` is set.  If the work dies (raises,
+or returns before `stop`), `run()` releases the lease too and raises `WorkDied`, so the
+process exits non-zero and its supervisor restarts it: a process must never hold the
+lease while doing nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from control_plane.client.leaderelection import ElectionConfig, LeaderElector
 
 log = logging.getLogger(__name__)
 Work = Callable[[threading.Event, Callable[[], bool]], None]
+
+
+class WorkDied(RuntimeError):
+    """The component's work thread ended before it was asked to stop."""
 
 
 def default_identity() -> str:
@@ -51,8 +58,21 @@ def run(client: ApiClient, lock_name: str, identity: str, election: ElectionConf
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     elector = LeaderElector(client, lock_name, identity, election) if election else None
-    worker = threading.Thread(target=work, args=(stop, (lambda: elector.leading) if elector else
-                                                  (lambda: True)), name="work", daemon=True)
+    died: list[str] = []
+
+    def guarded(stop: threading.Event, leading: Callable[[], bool]) -> None:
+        try:
+            work(stop, leading)
+            if not stop.is_set():
+                died.append("the work returned before it was asked to stop")
+        except BaseException as err:
+            log.exception("the work thread died")
+            died.append(f"{type(err).__name__}: {err}")
+        finally:
+            stop.set()  # wakes the elector's stopper: the lease is released
+
+    worker = threading.Thread(target=guarded, args=(stop, (lambda: elector.leading) if elector else
+                                                    (lambda: True)), name="work", daemon=True)
     worker.start()
     if elector is None:
         stop.wait()
@@ -64,3 +84,5 @@ def run(client: ApiClient, lock_name: str, identity: str, election: ElectionConf
         threading.Thread(target=stop_elector, daemon=True).start()
         elector.run(lambda leading: log.info("%s: %s", identity, "leading" if leading else "standing by"))
     worker.join(timeout=10)
+    if died:
+        raise WorkDied(f"{lock_name} {identity}: {died[0]}; the lease was released")

@@ -120,13 +120,27 @@ class Scheduler:
             self.schedule_one(timeout=0.5)
 
     def schedule_one(self, timeout: float = 0.0) -> bool:
-        """Take one pod off the queue and decide for it; False if the queue was empty."""
+        """Take one pod off the queue and decide for it; False if the queue was empty.
+
+        One pod's failure never stops scheduling for the others: an unexpected error on
+        it is logged, reported as a FailedScheduling event and retried with back-off."""
         key = self.queue.pop(timeout)
         if key is None:
             return False
         obj = self.pod_informer.get(key)
         if obj is None or not is_pending(obj) or self.cache.is_placed(key):
             return True
+        try:
+            self._decide(key, obj)
+        except Exception as err:
+            delay = self.queue.backoff(key)
+            log.exception("scheduling %s failed; retrying in %.0fs", key, delay)
+            if self.events:
+                self.events.record(obj, "Warning", "FailedScheduling",
+                                   f"the scheduler could not handle this pod: {type(err).__name__}: {err}")
+        return True
+
+    def _decide(self, key: str, obj: Obj) -> None:
         pod = PodView.from_object(obj)
         with self.cache.lock:
             nodes = self.cache.views()
@@ -142,7 +156,6 @@ class Scheduler:
             self._binder.submit(self._report_unschedulable, obj, decision.message)
         else:
             self._binder.submit(self._bind, obj, decision.node)
-        return True
 
     # ---- writes (on the binder pool) ----------------------------------------------------
     def _bind(self, obj: Obj, node: str) -> None:

@@ -272,3 +272,36 @@ def test_subresources_binding_status_scale_eviction(apiserver: ApiServer) -> Non
         assert evicted.status_code == 201
         assert api.get(f"{PODS}/unbound").json()["metadata"]["deletionTimestamp"]
         assert api.post(f"{PODS}/unbound/exec", json={}).status_code == 404
+
+
+def test_many_open_watches_do_not_stall_other_requests(apiserver: ApiServer) -> None:
+    # Each open watch waits in a thread; they have a pool of their own, so a hundred of
+    # them (more than the request pool's 40 threads) leave every other request served.
+    opened, release = threading.Semaphore(0), threading.Event()
+    errors: list[BaseException] = []
+
+    def watch() -> None:
+        try:
+            with apiserver.client() as c, c.stream("GET", PODS, params={"watch": "true"}) as resp:
+                assert resp.status_code == 200
+                opened.release()
+                release.wait(60)
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+            opened.release()
+
+    threads = [threading.Thread(target=watch, daemon=True) for _ in range(100)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in threads:
+            assert opened.acquire(timeout=60), "a watch did not open"
+        assert not errors, errors[:3]
+        with apiserver.client() as api:
+            for i in range(20):  # authentication, reads and writes all go through
+                assert api.post(PODS, json=pod(f"busy-{i}"), timeout=10).status_code == 201
+            assert len(api.get(PODS, timeout=10).json()["items"]) == 20
+    finally:
+        release.set()
+        for t in threads:
+            t.join(timeout=30)

@@ -13,7 +13,7 @@ from control_plane.apiserver.authz import authorize
 from control_plane.apiserver.clusterstatus import LEASE_NAMESPACE, LEASES, cluster_status
 from control_plane.apiserver.context import ApiContext, read_body
 from control_plane.apiserver.errors import ApiError, invalid
-from control_plane.apiserver.validation import check_name
+from control_plane.apiserver.names import check_name
 
 MIN_TTL, MAX_TTL, DEFAULT_TTL = 60, 7 * 86400, 3600
 
