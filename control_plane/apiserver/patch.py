@@ -15,6 +15,7 @@ import copy
 import json
 from typing import Any
 
+from control_plane.api.mergepatch import merge
 from control_plane.apiserver.errors import ApiError, bad_request
 
 MAX_OPS = 1000
@@ -53,16 +54,18 @@ def apply(current: dict[str, Any], body: Any, content_type: str) -> dict[str, An
                    f"PATCH; use {MERGE[0]} or {JSON_PATCH}")
 
 
-def merge(target: Any, patch: Any) -> Any:
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge(out.get(key), value)
-    return out
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equality of JSON values (RFC 6902 §4.6): of the same JSON type (true is not 1, 1 is
+    1.0), objects member by member, arrays element by element."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
 
 
 def _size(value: Any) -> int:
@@ -104,7 +107,7 @@ def _json_patch_op(doc: Any, op: Any, i: int) -> tuple[Any, int]:
     if kind == "test":
         if "value" not in op:
             raise ApiError(422, "Invalid", f"patch[{i}].value: required for test")
-        if _walk(doc, parts, i) != op["value"]:
+        if not _json_equal(_walk(doc, parts, i), op["value"]):
             raise ApiError(422, "Invalid", f"patch[{i}]: test failed at {op.get('path')}")
         return doc, 0
     if kind in ("move", "copy"):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from control_plane.api.names import Causes, check_label_key, check_labels, check_name
 from control_plane.api.quantity import parse_quantity
-from control_plane.apiserver.names import Causes, check_label_key, check_labels, check_name
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")

@@ -15,11 +15,11 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from control_plane.api.names import check_name
 from control_plane.api.objects import Obj
 from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import ApiError, bad_request, conflict, invalid
 from control_plane.apiserver.handlers import PATCH_RETRIES, Handlers, now_rfc3339, parse_rv
-from control_plane.apiserver.names import check_name
 from control_plane.apiserver.validation import validate_status
 
 ALLOWED = {("pods", "log"),

@@ -11,11 +11,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from control_plane.api.names import Causes, check_labels, check_name
 from control_plane.api.objects import Obj
 from control_plane.api.quantity import parse_quantity
 from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import invalid
-from control_plane.apiserver.names import Causes, check_labels, check_name
 from control_plane.apiserver.podvalidation import TAINT_EFFECTS, check_pod_spec
 
 MAX_OBJECT_BYTES = 1536 * 1024

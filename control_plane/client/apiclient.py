@@ -24,12 +24,13 @@ import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from control_plane.api.objects import Obj
 from control_plane.client.errors import OutcomeUnknown, StatusError, Unreachable
+from control_plane.client.interface import Api
 
 RETRY_PAUSE = 0.2
 FAILED_FOR = 5.0  # seconds a server that failed is skipped
@@ -244,3 +245,7 @@ def _decode(resp: httpx.Response) -> Obj:
         raise StatusError(resp.status_code, str(body.get("reason", "")),
                           str(body.get("message") or f"HTTP {resp.status_code}"), body)
     return body if isinstance(body, dict) else {"value": body}
+
+
+if TYPE_CHECKING:  # the HTTPS client implements the seam, checked by mypy
+    _conforms: type[Api] = ApiClient

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from types import FrameType
 
-from control_plane.client.apiclient import ApiClient
+from control_plane.client.interface import Api
 from control_plane.client.leaderelection import ElectionConfig, LeaderElector
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def setup_logging() -> None:
     faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
-def run(client: ApiClient, lock_name: str, identity: str, election: ElectionConfig | None,
+def run(client: Api, lock_name: str, identity: str, election: ElectionConfig | None,
         work: Work) -> None:
     """Run `work(stop, leading)` until a signal; with `election`, `leading()` follows the
     Lease `kube-system/<lock_name>`; without, this process always leads."""

@@ -16,16 +16,16 @@ import threading
 
 from control_plane.api import paths
 from control_plane.api.objects import Obj
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, rfc3339
 from control_plane.client.errors import ApiClientError
+from control_plane.client.interface import Api
 
 log = logging.getLogger(__name__)
 EVENTS = paths.resource("events")
 
 
 class EventRecorder:
-    def __init__(self, client: ApiClient, component: str, host: str = "", clock: Clock | None = None,
+    def __init__(self, client: Api, component: str, host: str = "", clock: Clock | None = None,
                  capacity: int = 1000) -> None:
         self.client, self.component, self.host = client, component, host
         self.clock = clock or SystemClock()

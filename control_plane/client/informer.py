@@ -21,8 +21,8 @@ from contextlib import closing
 from control_plane.api import paths
 from control_plane.api.objects import Obj, object_key
 from control_plane.api.resources import Resource
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError, StatusError
+from control_plane.client.interface import Api
 
 log = logging.getLogger(__name__)
 Handler = Callable[[str, Obj], None]
@@ -32,7 +32,7 @@ WATCH_SECONDS = 300
 
 
 class Informer:
-    def __init__(self, client: ApiClient, res: Resource, namespace: str | None = None,
+    def __init__(self, client: Api, res: Resource, namespace: str | None = None,
                  field: str | None = None, label: str | None = None,
                  handler: Handler | None = None) -> None:
         self.client, self.res = client, res

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from control_plane.api import defaults, paths
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, micro_rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
+from control_plane.client.interface import Api
 
 log = logging.getLogger(__name__)
 LEASES = paths.resource("leases")
@@ -45,7 +45,7 @@ class ElectionConfig:
 
 
 class LeaderElector:
-    def __init__(self, client: ApiClient, lock_name: str, identity: str,
+    def __init__(self, client: Api, lock_name: str, identity: str,
                  config: ElectionConfig | None = None, clock: Clock | None = None) -> None:
         self.client, self.identity = client, identity
         self.config = config or ElectionConfig()

@@ -33,10 +33,10 @@ from typing import NamedTuple, Protocol
 
 from control_plane.api import paths
 from control_plane.api.objects import Obj
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
+from control_plane.client.interface import Api
 from control_plane.controllers.config import ManagerConfig
 
 ALL = "*"  # the key of a whole-cluster pass ("*" is never an object's name)
@@ -83,7 +83,7 @@ class SharedInformers:
     them; not thread-safe.
     """
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: Api) -> None:
         self.client = client
         self._informers: dict[tuple[str, str | None], Informer] = {}
 
@@ -102,7 +102,7 @@ class SharedInformers:
 class ControllerContext:
     """What a controller factory may use (Kubernetes' ControllerContext)."""
 
-    client: ApiClient
+    client: Api
     informers: SharedInformers
     clock: Clock
     config: ManagerConfig

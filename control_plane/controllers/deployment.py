@@ -18,10 +18,10 @@ from collections.abc import Sequence
 
 from control_plane.api import paths
 from control_plane.api.objects import Obj, controller_of, object_key
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import StatusError, is_not_found
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
+from control_plane.client.interface import Api
 from control_plane.controllers.controller import ControllerContext, Resync, Watch
 from control_plane.controllers.rollout import HASH_LABEL, plan, template_hash
 
@@ -37,7 +37,7 @@ def new(ctx: ControllerContext) -> DeploymentController:
 class DeploymentController:
     name = "deployment-controller"
 
-    def __init__(self, client: ApiClient, deployments: Informer, pods: Informer,
+    def __init__(self, client: Api, deployments: Informer, pods: Informer,
                  events: EventRecorder | None = None, workers: int = 2, resync_period: float = 30.0) -> None:
         self.client, self.events = client, events
         self.deployments, self.pods = deployments, pods

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 
 from control_plane.api import paths
 from control_plane.api.objects import Obj, controller_of, is_terminating, name_of, namespace_of
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
+from control_plane.client.interface import Api
 from control_plane.controllers.controller import ALL, ControllerContext, Resync, Watch
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class GarbageCollector:
     name = "garbage-collector-controller"
     workers = 1  # one key (ALL)
 
-    def __init__(self, client: ApiClient, pods: Informer, nodes: Informer, deployments: Informer,
+    def __init__(self, client: Api, pods: Informer, nodes: Informer, deployments: Informer,
                  events: EventRecorder | None = None, period: float = 10.0) -> None:
         self.client, self.pods, self.nodes, self.events = client, pods, nodes, events
         self.deployments, self.period = deployments, period

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from control_plane.api.objects import Obj
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock
 from control_plane.client.errors import ApiClientError
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
+from control_plane.client.interface import Api
 from control_plane.client.workqueue import WorkQueue
 from control_plane.controllers import deployment, gc, nodelifecycle
 from control_plane.controllers.config import ManagerConfig, NodeLifecycleConfig
@@ -54,7 +54,7 @@ REGISTRY: tuple[ControllerFactory, ...] = (
 class ControllerManager:
     """Raises ValueError if two registered controllers share a name."""
 
-    def __init__(self, client: ApiClient, config: ManagerConfig | None = None, clock: Clock | None = None,
+    def __init__(self, client: Api, config: ManagerConfig | None = None, clock: Clock | None = None,
                  events: EventRecorder | None = None,
                  registry: tuple[ControllerFactory, ...] = REGISTRY) -> None:
         self.config = config or ManagerConfig()

@@ -37,11 +37,11 @@ from control_plane.api.objects import (
     namespace_of,
     tolerates,
 )
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, parse_rfc3339, rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
+from control_plane.client.interface import Api
 from control_plane.controllers.config import NodeLifecycleConfig
 from control_plane.controllers.controller import ALL, ControllerContext, Resync, Watch
 
@@ -64,7 +64,7 @@ class NodeLifecycleController:
     name = "node-lifecycle-controller"
     workers = 1  # one key (ALL): a second worker would only wait
 
-    def __init__(self, client: ApiClient, nodes: Informer, leases: Informer, pods: Informer, clock: Clock,
+    def __init__(self, client: Api, nodes: Informer, leases: Informer, pods: Informer, clock: Clock,
                  config: NodeLifecycleConfig | None = None, events: EventRecorder | None = None,
                  period: float = 1.0) -> None:
         self.client, self.clock, self.events = client, clock, events

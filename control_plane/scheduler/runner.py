@@ -26,11 +26,11 @@ from typing import Any
 
 from control_plane.api import paths
 from control_plane.api.objects import TERMINAL_PHASES, Obj, object_key
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, rfc3339
 from control_plane.client.errors import ApiClientError, StatusError
 from control_plane.client.events import EventRecorder
 from control_plane.client.informer import Informer
+from control_plane.client.interface import Api
 from control_plane.scheduler.cache import SchedulerCache
 from control_plane.scheduler.framework import feasible_nodes_to_find, schedule
 from control_plane.scheduler.profile import DEFAULT_PROFILE, Profile
@@ -52,7 +52,7 @@ def is_pending(pod: Obj) -> bool:
 class Scheduler:
     """Schedules every pending pod with one `profile` (default: spread)."""
 
-    def __init__(self, client: ApiClient, profile: Profile = DEFAULT_PROFILE,
+    def __init__(self, client: Api, profile: Profile = DEFAULT_PROFILE,
                  events: EventRecorder | None = None, bind_workers: int = 16,
                  percentage_of_nodes_to_score: float | None = None, flush_after: float = 60.0,
                  clock: Clock | None = None) -> None:

@@ -8,12 +8,12 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from control_plane.api.names import check_name
 from control_plane.apiserver.authn import new_token
 from control_plane.apiserver.authz import authorize
 from control_plane.apiserver.clusterstatus import LEASE_NAMESPACE, LEASES, cluster_status
 from control_plane.apiserver.context import ApiContext, read_body
 from control_plane.apiserver.errors import ApiError, invalid
-from control_plane.apiserver.names import check_name
 
 MIN_TTL, MAX_TTL, DEFAULT_TTL = 60, 7 * 86400, 3600
 
