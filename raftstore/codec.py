@@ -50,9 +50,11 @@ def as_int(value: Any, field: str) -> int:
         raise InvalidArgument(f"field {field!r}: expected an integer, got a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and len(value) <= 20 and value.lstrip("-").isascii() \
-            and value.lstrip("-").isdigit():
-        return int(value)
+    digits = value.removeprefix("-") if isinstance(value, str) else ""
+    if isinstance(value, str) and len(value) <= 20 and digits.isascii() and digits.isdigit():
+        number = int(value)
+        if -2**63 <= number < 2**63:  # int64, as etcd's fields are
+            return number
     raise InvalidArgument(f"field {field!r}: expected an integer, got {value!r:.40}")
 
 
