@@ -21,9 +21,9 @@ from collections.abc import Callable
 
 from control_plane.api import paths
 from control_plane.api.objects import Obj
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import micro_rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
+from control_plane.client.interface import Api
 from node_agent import nodestatus
 from node_agent.config import AgentConfig
 from node_agent.runtime.base import Capabilities
@@ -35,7 +35,7 @@ LEASE_SECONDS = 40
 
 class NodeReporter:
     def __init__(
-        self, api: ApiClient, cfg: AgentConfig, caps: Capabilities, clock: Callable[[], float] = time.time
+        self, api: Api, cfg: AgentConfig, caps: Capabilities, clock: Callable[[], float] = time.time
     ) -> None:
         self.api, self.cfg, self.caps, self.clock = api, cfg, caps, clock
         self.node_path = paths.path(NODES, None, cfg.node_name)

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from control_plane.api import paths
 from control_plane.api.objects import MIRROR_ANNOTATION as MIRROR
 from control_plane.api.objects import Obj, deletion_grace_seconds, grace_seconds
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.clock import Clock, SystemClock, parse_rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
+from control_plane.client.interface import Api
 from control_plane.client.workqueue import WorkQueue
 from node_agent.desired import DesiredPod
 from node_agent.podspec import Backoff, ConfigProblem, container_spec, restarts_allowed
@@ -66,7 +66,7 @@ class PodMemory:
 class PodWorker:
     def __init__(
         self,
-        api: ApiClient,
+        api: Api,
         runtime: Runtime,
         node_name: str,
         node_ip: str,

@@ -26,8 +26,8 @@ import yaml
 from control_plane.api import paths
 from control_plane.api.objects import MIRROR_ANNOTATION as MIRROR
 from control_plane.api.objects import Obj
-from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import StatusError, is_not_found
+from control_plane.client.interface import Api
 from node_agent.desired import DesiredPod
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def mirror_object(desired: DesiredPod, node_name: str) -> Obj:
     }
 
 
-def ensure_mirror(api: ApiClient, desired: DesiredPod, node_name: str) -> bool:
+def ensure_mirror(api: Api, desired: DesiredPod, node_name: str) -> bool:
     """Create the mirror pod; replace one left from an older version of the manifest, or
     one being deleted (the kubelet's rule: a mirror pod deleted through the API is created
     again at once, and the static pod never stops for it).  True when it created one
