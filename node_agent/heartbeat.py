@@ -17,11 +17,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from control_plane.api import paths
 from control_plane.api.objects import Obj
-from control_plane.client.clock import micro_rfc3339
+from control_plane.client.clock import Clock, SystemClock, micro_rfc3339
 from control_plane.client.errors import ApiClientError, StatusError, is_not_found
 from control_plane.client.interface import Api
 from node_agent import nodestatus
@@ -35,9 +34,10 @@ LEASE_SECONDS = 40
 
 class NodeReporter:
     def __init__(
-        self, api: Api, cfg: AgentConfig, caps: Capabilities, clock: Callable[[], float] = time.time
+        self, api: Api, cfg: AgentConfig, caps: Capabilities, clock: Clock | None = None
     ) -> None:
-        self.api, self.cfg, self.caps, self.clock = api, cfg, caps, clock
+        self.api, self.cfg, self.caps = api, cfg, caps
+        self.clock: Clock = clock or SystemClock()
         self.node_path = paths.path(NODES, None, cfg.node_name)
         self.lease_path = paths.path(LEASES, "kube-node-lease", cfg.node_name)
 
@@ -61,7 +61,7 @@ class NodeReporter:
             "usage": nodestatus.usage(s),
             "conditions": nodestatus.conditions(
                 s,
-                self.clock(),
+                self.clock.time(),
                 (previous or {}).get("conditions") or [],
                 self.caps.message,
                 self.caps.memory_limits,
@@ -97,7 +97,7 @@ class NodeReporter:
         self.api.replace(self.node_path + "/status", {"status": self.status(current.get("status"))})
 
     def renew(self) -> None:
-        stamp = micro_rfc3339(self.clock())
+        stamp = micro_rfc3339(self.clock.time())
         try:
             lease = self.api.get(self.lease_path)
         except StatusError as err:

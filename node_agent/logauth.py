@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from control_plane.client.apiclient import ApiClient
+from control_plane.client.clock import Clock, SystemClock
 from control_plane.client.errors import ApiClientError, StatusError
 
 CACHE_SECONDS = 10.0
@@ -88,10 +88,10 @@ class ApiAuthorizer:
     may each ask the API (harmless)."""
 
     def __init__(self, client_factory: ClientFactory, ttl: float = CACHE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock | None = None) -> None:
         self._factory = client_factory
         self._ttl = ttl
-        self._clock = clock
+        self._clock: Clock = clock or SystemClock()
         self._cache: dict[tuple[str, str, str], tuple[float, bool | None]] = {}
         self._lock = threading.Lock()
 
@@ -100,7 +100,7 @@ class ApiAuthorizer:
         if token is None:
             return None
         key = (hashlib.sha256(token.encode()).hexdigest(), namespace, pod)
-        now = self._clock()
+        now = self._clock.monotonic()
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and now < hit[0]:

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from control_plane.client.clock import Clock, SystemClock
 from node_agent.logauth import Authorizer, AuthorizerUnavailable
 from node_agent.logfiles import BLOCK, Follower, open_readers
 from node_agent.logquery import HttpError, LogQuery, parse_query, parse_target
@@ -244,7 +245,7 @@ class _Server(ThreadingHTTPServer):
     block_on_close = True
 
     def __init__(self, address: tuple[str, int], tls: ssl.SSLContext, source: LogSource,
-                 authorizer: Authorizer, poll_interval: float, clock: Callable[[], float]) -> None:
+                 authorizer: Authorizer, poll_interval: float, clock: Clock) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
         self.tls = tls
@@ -257,7 +258,7 @@ class _Server(ThreadingHTTPServer):
         self._idle = threading.Condition()
 
     def stamp(self) -> bytes:
-        now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
+        now = datetime.datetime.fromtimestamp(self.clock.time(), datetime.UTC)
         return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ ").encode()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -304,13 +305,14 @@ class LogServer:
 
     def __init__(self, host: str, port: int, cert_file: Path, key_file: Path, source: LogSource,
                  authorizer: Authorizer, poll_interval: float = 0.2,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Clock | None = None) -> None:
         if not host or _is_wildcard(host):
             raise ValueError(f"the log server binds to one address, not {host!r}")
         self.host, self._port = host, port
         self.cert_file, self.key_file = cert_file, key_file
         self.source, self.authorizer = source, authorizer
-        self.poll_interval, self.clock = poll_interval, clock
+        self.poll_interval = poll_interval
+        self.clock: Clock = clock or SystemClock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 

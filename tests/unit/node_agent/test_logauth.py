@@ -15,7 +15,10 @@ class FakeClock:
     def __init__(self) -> None:
         self.now = 50.0
 
-    def __call__(self) -> float:
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
         return self.now
 
 
