@@ -38,10 +38,16 @@ def up(
             f"a cluster is already running in {directory} (hosts {', '.join(cluster.running())}); "
             f"`skiff down --dir {directory}` stops it"
         )
-    cluster = LocalCluster(directory, masters, nodes)
+    if (directory / "hosts.yaml").exists():
+        # A cluster that was taken down: start the same hosts again, from their data.
+        if (len(cluster.masters), len(cluster.hosts) - len(cluster.masters)) != (masters, nodes):
+            console.print(f"{directory} holds a cluster of {len(cluster.masters)} masters and "
+                          f"{len(cluster.hosts) - len(cluster.masters)} workers: starting it as it is")
+    else:
+        cluster = LocalCluster(directory, masters, nodes)
     cluster.create()
     cluster.start()
-    _wait_ready(cluster.config_file, [h.name for h in cluster.hosts], 4 * masters, timeout)
+    _wait_ready(cluster.config_file, [h.name for h in cluster.hosts], 4 * len(cluster.masters), timeout)
     console.print(f"cluster is up: `skiff --config {cluster.config_file} get nodes`")
     _show_nodes(cluster.config_file)
 
