@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
 
 from raftstore import errors as e
+from raftstore import raftguard
 from raftstore.config import MemberConfig
 from raftstore.durability import DurableJournal, durable_journals
 from raftstore.state import Cmd, KVState, Result
@@ -122,6 +123,8 @@ class Member(SyncObj):  # type: ignore[misc]
         transport = self._SyncObj__transport
         self._send = transport.send
         transport.send = self._send_or_hold
+        self._deliver = self._SyncObj__onMessageReceived
+        transport.setOnMessageReceivedCallback(self._on_message)
         self._stopping = threading.Event()
         self._last_ping = 0.0
         self._early_for: Any = None
@@ -138,10 +141,23 @@ class Member(SyncObj):  # type: ignore[misc]
                  self.raftCurrentTerm, links)
 
     # ---- durability ---------------------------------------------------------------
+    def _on_message(self, node: Any, message: dict[str, Any]) -> None:
+        # Raft's reply rules pysyncobj lacks (raftguard.py): a leader ignores replies of
+        # another term and never moves a follower's next index below matchIndex + 1.
+        if message.get("type") == raftguard.REPLY and self._isLeader():
+            match = self._SyncObj__raftMatchIndex.get(node, 0)
+            admitted = raftguard.admit(message, self.raftCurrentTerm, match)
+            if admitted is None:
+                return
+            message = admitted
+        self._deliver(node, message)
+
     def _send_or_hold(self, node: Any, message: dict[str, Any]) -> Any:
         # A follower's acknowledgement must not leave before the entries it acknowledges
-        # are on disk; hold it until the next tick's group fsync.
+        # are on disk; hold it until the next tick's group fsync.  It carries the term of
+        # the request it answers (raftguard.py).
         if message.get("type") == "next_node_idx":
+            message = raftguard.stamp(message, self.raftCurrentTerm)
             with self._hold_lock:
                 self._held.append((node, message))
             return True
