@@ -20,23 +20,15 @@ from control_plane.scheduler.profile import (
     WeightedScore,
 )
 from control_plane.scheduler.view import NodeView, PodView, Taint
+from tests.unit.scheduler import views
+from tests.unit.scheduler.views import pod
 
-GI = 1024**3
+GI = views.GI
 CONTROL_PLANE = Taint("node-role.kubernetes.io/control-plane", "", "NoSchedule")
 
 
 def node(name: str, cpu_m: int = 2000, mem: int = 4 * GI, **kw: Any) -> NodeView:
-    defaults: dict[str, Any] = {"labels": {"disk": "ssd"}, "taints": [], "unschedulable": False,
-                                "ready": True}
-    defaults.update(kw)
-    return NodeView(name=name, alloc_cpu_m=cpu_m, alloc_mem=mem, **defaults)
-
-
-def pod(cpu: str = "100m", mem: str = "128Mi", **spec: Any) -> PodView:
-    obj = {"metadata": {"name": "p", "namespace": "default"},
-           "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}],
-                    **spec}}
-    return PodView.from_object(obj)
+    return views.node(name, cpu_m, mem, **{"labels": {"disk": "ssd"}, **kw})
 
 
 def test_the_diagnosis_names_the_plugin_that_rejected_each_node() -> None:

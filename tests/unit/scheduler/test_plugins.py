@@ -10,21 +10,13 @@ from control_plane.scheduler import plugins
 from control_plane.scheduler.framework import Rejection, schedule
 from control_plane.scheduler.profile import BIN_PACKING_PROFILE
 from control_plane.scheduler.view import NodeView, PodView, Taint
+from tests.unit.scheduler import views
+from tests.unit.scheduler.views import node, pod
 
-GI = 1024**3
-
-
-def node(name: str, cpu_m: int = 2000, mem: int = 4 * GI, **kw: Any) -> NodeView:
-    defaults: dict[str, Any] = {"labels": {}, "taints": [], "unschedulable": False, "ready": True}
-    defaults.update(kw)
-    return NodeView(name=name, alloc_cpu_m=cpu_m, alloc_mem=mem, **defaults)
+GI = views.GI
 
 
-def pod(cpu: str = "100m", mem: str = "128Mi", **spec: Any) -> PodView:
-    obj = {"metadata": {"name": "p", "namespace": "default"},
-           "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}],
-                    **spec}}
-    return PodView.from_object(obj)
+
 
 
 def _required(expression: dict[str, Any]) -> dict[str, Any]:
