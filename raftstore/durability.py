@@ -43,6 +43,8 @@ from pysyncobj.journal import (
 )
 from pysyncobj.pickle import dumps, loads, to_bytes
 
+from raftstore.errors import StoreError
+
 
 def _fsync(path: str, flags: int = os.O_RDONLY) -> None:
     fd = os.open(path, flags)
@@ -63,16 +65,42 @@ def fsync_dir(path: str) -> None:
     _fsync(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
+class CorruptMeta(StoreError):
+    """The Raft metadata (term and vote) cannot be read: the member must not start."""
+
+
+def read_meta(path: str) -> dict[str, Any]:
+    """The Raft metadata in `path`: {} when the file does not exist (a new member);
+    `CorruptMeta` when it exists but does not hold metadata.  Starting with an empty
+    term and vote instead would let this member vote twice in a term it already voted in
+    (two leaders).  The file is only ever replaced whole (storeMeta), so a corrupt one
+    means the disk or someone else damaged it."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return {}
+    try:
+        meta = loads(data)
+    except Exception as err:  # pickle raises many kinds: none may start the member
+        meta, cause = None, f"{type(err).__name__}: {err}"
+    else:
+        cause = f"it holds {type(meta).__name__}, not the metadata"
+    if not isinstance(meta, dict):
+        raise CorruptMeta(
+            f"{path} (the member's Raft term and vote) is corrupt ({cause}); refusing to start, "
+            "since a member that forgot its vote could vote twice. Recover by removing this member "
+            "(skiff store member remove NAME on a healthy member), moving its data directory "
+            "aside, and adding it back as a new member (skiff store member add), which copies the "
+            "data from the others (docs/operations.md)")
+    return meta
+
+
 class DurableMetaStorer(MetaStorer):  # type: ignore[misc]
     """Stores Raft metadata atomically and durably (write, fsync, rename, fsync dir)."""
 
     def getMeta(self) -> dict[str, Any]:  # pysyncobj's version leaks the file handle
-        try:
-            with open(self.getPath(), "rb") as f:
-                meta: dict[str, Any] = loads(f.read())
-                return meta
-        except (OSError, ValueError, EOFError):
-            return {}
+        return read_meta(self.getPath())
 
     def storeMeta(self, meta: dict[str, Any]) -> None:
         path = self.getPath()

@@ -84,3 +84,12 @@ def test_local_up_verbs_and_down(tmp_path: Path) -> None:
                  if str(directory) in " ".join(p.info["cmdline"] or [])]
     assert leftovers == []
     assert "no running local store" in store("local", "down", "--dir", str(directory)).stderr
+
+
+def test_a_member_with_a_corrupt_term_and_vote_refuses_to_start(tmp_path: Path) -> None:
+    data = tmp_path / "m1"
+    data.mkdir()
+    (data / "raft.journal.meta").write_bytes(b"torn")
+    done = store("run", "--name", "m1", "--data-dir", str(data), "--client-addr", "127.0.9.1:2379",
+                 "--peer-addr", "127.0.9.1:2380", "--initial-cluster", "m1=127.0.9.1:2380", ok=False)
+    assert done.returncode == 1 and "refusing to start" in done.stderr and "member remove" in done.stderr

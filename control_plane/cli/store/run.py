@@ -32,6 +32,7 @@ def run(
       skiff store run --name m1 --data-dir /var/lib/skiff/store --client-addr 127.0.1.1:2379 \\
         --peer-addr 127.0.1.1:2380 --initial-cluster m1=127.0.1.1:2380,m2=127.0.1.2:2380,m3=127.0.1.3:2380
     """
+    from raftstore.durability import read_meta
     from raftstore.server import run as run_member
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -46,8 +47,9 @@ def run(
                            initial_cluster=parse_initial_cluster(initial_cluster), secret=secret,
                            election_min=election_min, election_max=election_max,
                            snapshot_entries=snapshot_entries)
+        read_meta(cfg.journal_file + ".meta")  # a corrupt term/vote refuses to start, with how to recover
     except (StoreError, OSError) as err:
-        fail(str(err))
+        fail(getattr(err, "message", str(err)))
     run_member(cfg)
 
 

@@ -76,3 +76,19 @@ def test_a_snapshot_from_another_term_replaces_the_log(tmp_path: Path) -> None:
     journal.add(b"x15", 15, 3)  # same index, newer term: our tail is not the cluster's
     assert [e[1:] for e in _entries(journal)] == [(14, 3), (15, 3)]
     journal._destroy()
+
+
+def test_a_missing_meta_file_is_a_new_member_and_a_corrupt_one_refuses(tmp_path: Path) -> None:
+    import pytest
+    from pysyncobj.pickle import dumps
+
+    from raftstore.durability import CorruptMeta, read_meta
+
+    path = tmp_path / "raft.journal.meta"
+    assert read_meta(str(path)) == {}
+    path.write_bytes(dumps({"term": 7, "votedForNodeId": "m2"}))
+    assert read_meta(str(path)) == {"term": 7, "votedForNodeId": "m2"}
+    for garbage in (b"", b"\x00\x01 not a pickle", dumps([1, 2])):
+        path.write_bytes(garbage)
+        with pytest.raises(CorruptMeta, match="refusing to start"):
+            read_meta(str(path))
