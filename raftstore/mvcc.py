@@ -59,19 +59,33 @@ class RangeResult:
     more: bool
 
 
+def _event_bytes(ev: Event) -> int:
+    """What one retained event costs, roughly: its keys and values."""
+    prev = ev.prev_kv
+    return 64 + len(ev.kv.key) + len(ev.kv.value) + (len(prev.key) + len(prev.value) if prev else 0)
+
+
 class KeySpace:
-    """Current keys in sorted order plus the event history.
+    """Current keys in sorted order plus the event history, bounded by count
+    (`max_history` events) and by size (`max_history_bytes` of keys and values): a few
+    large values must not hold a member's memory hostage.
 
     Not thread-safe: the owner (the state machine) serialises writers and readers.
     """
 
-    def __init__(self, max_history: int = 100_000) -> None:
+    # Class-level defaults: snapshots pickled before the size bound existed load with them.
+    max_history_bytes: int = 256 * 2**20
+    _history_bytes: int | None = None  # None: not counted yet (e.g. an older snapshot)
+
+    def __init__(self, max_history: int = 100_000, max_history_bytes: int = 256 * 2**20) -> None:
         self.keys: dict[bytes, KeyValue] = {}
         self._sorted: list[bytes] = []
         self.revision = 1
         self.compact_revision = 1
         self.history: deque[Event] = deque()
         self.max_history = max_history
+        self.max_history_bytes = max_history_bytes
+        self._history_bytes = 0
         self._batch_open = False
 
     # ---- writes -------------------------------------------------------------------
@@ -99,7 +113,7 @@ class KeySpace:
         else:
             kv = KeyValue(key, value, prev.create_revision, rev, prev.version + 1, lease)
         self.keys[key] = kv
-        self.history.append(Event(PUT, kv, prev))
+        self._remember(Event(PUT, kv, prev))
         return kv, prev
 
     def delete(self, key: bytes) -> KeyValue | None:
@@ -108,22 +122,37 @@ class KeySpace:
             return None
         rev = self._batch_revision()
         del self._sorted[bisect.bisect_left(self._sorted, key)]
-        self.history.append(Event(DELETE, KeyValue(key, b"", 0, rev, 0, 0), prev))
+        self._remember(Event(DELETE, KeyValue(key, b"", 0, rev, 0, 0), prev))
         return prev
+
+    @property
+    def history_bytes(self) -> int:
+        """The size of the retained events (counted once after loading an old snapshot)."""
+        if self._history_bytes is None:
+            self._history_bytes = sum(_event_bytes(ev) for ev in self.history)
+        return self._history_bytes
+
+    def _remember(self, ev: Event) -> None:
+        self._history_bytes = self.history_bytes + _event_bytes(ev)
+        self.history.append(ev)
+
+    def _forget_oldest(self) -> None:
+        self._history_bytes = self.history_bytes - _event_bytes(self.history.popleft())
 
     def compact(self, revision: int) -> None:
         """Forget history older than `revision` (caller validated the bounds)."""
         while self.history and self.history[0].kv.mod_revision < revision:
-            self.history.popleft()
+            self._forget_oldest()
         self.compact_revision = revision
 
     def _trim(self) -> None:
-        while len(self.history) > self.max_history:
+        while self.history and (len(self.history) > self.max_history
+                                or self.history_bytes > self.max_history_bytes):
             oldest = self.history[0].kv.mod_revision
             if oldest >= self.revision:
                 break  # never the newest revision: reads and watches at it must stay served
             while self.history and self.history[0].kv.mod_revision == oldest:
-                self.history.popleft()
+                self._forget_oldest()
             self.compact_revision = max(self.compact_revision, oldest + 1)
 
     # ---- reads --------------------------------------------------------------------

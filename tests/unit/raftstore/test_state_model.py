@@ -967,3 +967,20 @@ def test_nested_txns_may_not_write_a_key_twice() -> None:
     # The two branches of one nested txn exclude each other.
     res = s.apply({"op": "txn", "success": [{"op": "txn", "success": [put_a], "failure": [put_a]}]})
     assert res["succeeded"] and s.kv.revision == 2 and s.kv.keys[b"a"].version == 1
+
+
+def test_history_is_bounded_by_size_as_well_as_count() -> None:
+    from raftstore.mvcc import KeySpace
+
+    space = KeySpace(max_history=1000, max_history_bytes=10_000)
+    for i in range(50):
+        space.begin()
+        space.put(f"/k{i % 3}".encode(), b"x" * 1000, 0)
+        space.end()
+    assert space.history_bytes <= 10_000 and len(space.history) < 50
+    assert space.compact_revision > 1  # what was dropped can no longer be read or watched
+    assert [ev.kv.mod_revision for ev in space.history][-1] == space.revision  # the newest stays
+    # A snapshot pickled before the size bound existed: counted once, then kept up to date.
+    del space.__dict__["_history_bytes"], space.__dict__["max_history_bytes"]
+    counted = space.history_bytes
+    assert counted > 0 and space.max_history_bytes == 256 * 2**20
