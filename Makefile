@@ -1,4 +1,4 @@
-.PHONY: demo test down bench bench-scheduler bench-provision bench-chaos
+.PHONY: demo test down bench bench-scheduler bench-provision bench-chaos bench-soak
 
 demo:  ## a local HA cluster (3 masters, 2 workers) with a sample deployment
 	bash scripts/demo.sh
@@ -20,3 +20,6 @@ bench-provision:  ## site.yml and join.yml against 3+3 lab hosts over SSH, root 
 
 bench-chaos:  ## 30 leader kills under load: Skiff's store, etcd (anchor), a whole skiff up cluster (writes bench/results/chaos.json)
 	bash scripts/venv.sh && bash scripts/system-deps.sh && .venv/bin/python bench/chaos.py
+
+bench-soak:  ## 30 minutes of churn on a skiff up cluster, RSS of every component each minute (writes bench/results/soak.json)
+	bash scripts/venv.sh && .venv/bin/python bench/soak.py
