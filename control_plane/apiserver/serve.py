@@ -15,6 +15,7 @@ from pathlib import Path
 
 from control_plane.apiserver.app import build_app
 from control_plane.apiserver.authn import TokenStore
+from control_plane.apiserver.compactor import DEFAULT_INTERVAL, Compactor
 from control_plane.apiserver.handlers import Handlers
 from control_plane.apiserver.storage import ObjectStore
 from raftstore.client import StoreClient
@@ -40,6 +41,7 @@ class ServeConfig:
     admin_token_file: Path | None = None
     bootstrap_token_file: Path | None = None
     agent_ca: Path | None = None
+    compaction_interval: float = DEFAULT_INTERVAL  # seconds; 0: never compact
 
 
 def _read_token(path: Path | None) -> str | None:
@@ -84,6 +86,8 @@ def serve(cfg: ServeConfig) -> None:
     client = StoreClient(cfg.store_endpoints, timeout=10.0)
     handlers, tokens = Handlers(ObjectStore(client)), TokenStore(client)
     _register(cfg, handlers, tokens)
+    if cfg.compaction_interval > 0:
+        Compactor(client, cfg.compaction_interval).start()
     verify: ssl.SSLContext | bool = True
     if cfg.agent_ca:
         verify = ssl.create_default_context(cafile=str(cfg.agent_ca))

@@ -28,6 +28,9 @@ def apiserver(
     agent_ca: Path | None = typer.Option(None, "--kubelet-certificate-authority",
                                          help="CA that signed the agents' serving certificates "
                                               "(checked when proxying pods/log); default: the system's."),
+    compaction: float = typer.Option(300.0, "--etcd-compaction-interval", min=0,
+                                     help="Seconds between compactions of the store's history "
+                                          "(kube-apiserver's default: 5 minutes); 0 never compacts."),
 ) -> None:
     """Run the API server: Kubernetes-shaped REST over the store, HTTPS with bearer tokens.
 
@@ -43,6 +46,6 @@ def apiserver(
     component.setup_logging()
     try:
         serve(ServeConfig(store_endpoints, listen, tls_cert, tls_key, admin_token_file, bootstrap_token_file,
-                          agent_ca))
+                          agent_ca, compaction))
     except ServeError as err:
         fail(str(err))
