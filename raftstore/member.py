@@ -142,15 +142,31 @@ class Member(SyncObj):  # type: ignore[misc]
 
     # ---- durability ---------------------------------------------------------------
     def _on_message(self, node: Any, message: dict[str, Any]) -> None:
-        # Raft's reply rules pysyncobj lacks (raftguard.py): a leader ignores replies of
-        # another term and never moves a follower's next index below matchIndex + 1.
-        if message.get("type") == raftguard.REPLY and self._isLeader():
+        # Raft's rules pysyncobj lacks (raftguard.py): a leader ignores replies of another
+        # term and never moves a follower's next index below matchIndex + 1; a follower
+        # deletes log entries only from the first conflict, and acknowledges only what
+        # the request covered.
+        kind = message.get("type")
+        if kind == raftguard.REPLY and self._isLeader():
             match = self._SyncObj__raftMatchIndex.get(node, 0)
             admitted = raftguard.admit(message, self.raftCurrentTerm, match)
             if admitted is None:
                 return
             message = admitted
+        elif kind == raftguard.APPEND and message.get("term", -1) >= self.raftCurrentTerm:
+            plan = raftguard.plan_append(message, self.journal[-1][1], self._term_at)
+            if isinstance(plan, raftguard.Answer):
+                self._send_or_hold(node, {"type": "next_node_idx", "next_node_idx": plan.next_index,
+                                          "reset": False, "success": True})
+                return
+            message = plan.message
         self._deliver(node, message)
+
+    def _term_at(self, index: int) -> int | None:
+        """The term of this member's log entry at `index`, None if it holds none there."""
+        log = self.journal
+        pos = index - log[0][1]
+        return int(log[pos][2]) if 0 <= pos < len(log) else None
 
     def _send_or_hold(self, node: Any, message: dict[str, Any]) -> Any:
         # A follower's acknowledgement must not leave before the entries it acknowledges

@@ -1,4 +1,5 @@
-"""Raft's rules for acknowledgements, enforced around pysyncobj (pure functions).
+"""Raft's rules for acknowledgements and log truncation, enforced around pysyncobj
+(pure functions).
 
 pysyncobj's `next_node_idx` reply (a follower's answer to AppendEntries) carries no term,
 and its leader takes every reset at face value.  Two rules of the Raft paper (§5.1, §5.3)
@@ -15,10 +16,20 @@ are missing:
   entries the follower already acknowledged, which pysyncobj's follower answers by
   truncating its log after the request's prevLogIdx.  `admit` raises such a reset's
   index to matchIndex + 1.
+- A follower deletes entries only from the first one that conflicts with the request's
+  (same index, other term), never entries that match, and acknowledges only up to the
+  request's last entry (§5.3).  pysyncobj deletes every entry after prevLogIdx whenever
+  the log is longer, matching or not: a duplicated or late AppendEntries could so remove
+  entries the follower had acknowledged, which the leader counted for a commit.
+  `plan_append` rewrites such a request before pysyncobj sees it (so pysyncobj deletes
+  exactly from the conflict, or nothing), or answers it itself when pysyncobj could not
+  be made to keep the entries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 REPLY = "next_node_idx"
@@ -43,3 +54,60 @@ def admit(message: Message, term: int, match_index: int) -> Message | None:
             and message["next_node_idx"] <= match_index:
         return {**message, "next_node_idx": match_index + 1}
     return message
+
+
+APPEND = "append_entries"
+TermAt = Callable[[int], int | None]  # the follower's term at an index, None when not held
+
+
+@dataclass(frozen=True)
+class Pass:
+    """Hand this (maybe rewritten) request to pysyncobj."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Do not hand it on: acknowledge `next_index` (success) to the leader instead."""
+
+    next_index: int
+
+
+def plan_append(message: Message, last_index: int, term_at: TermAt) -> Pass | Answer:
+    """What to do with an AppendEntries for a follower whose log ends at `last_index`.
+
+    Only a request whose entries overlap the follower's log is changed; everything else
+    (snapshots, transmissions, a prevLogIdx the follower does not hold with that term,
+    which pysyncobj answers with a reset) passes as it came.
+    """
+    if message.get("type") != APPEND or ("prevLogIdx" in message and message.get("transmission")):
+        return Pass(message)
+    prev, prev_term = message.get("prevLogIdx"), message.get("prevLogTerm")
+    entries = list(message.get("entries") or [])
+    if not isinstance(prev, int) or prev >= last_index or term_at(prev) != prev_term:
+        return Pass(message)
+    held = 0  # how many of the request's entries the follower already holds, matching
+    for entry in entries:
+        index, term = entry[1], entry[2]
+        if index > last_index or term_at(index) != term:
+            break
+        held += 1
+    if held < len(entries):
+        # From the first entry the follower lacks or holds with another term: pysyncobj
+        # deletes after the new prevLogIdx, which is exactly from the conflict (if any).
+        first = entries[held]
+        before_term = entries[held - 1][2] if held else prev_term
+        return Pass({**message, "prevLogIdx": first[1] - 1, "prevLogTerm": before_term,
+                     "entries": entries[held:]})
+    last_new = entries[-1][1] if entries else prev
+    if last_new == last_index or term_at(last_index) == message.get("term"):
+        # Every entry the follower holds is the leader's: at its end either the request's
+        # own last entry, or one of the leader's term (Log Matching: same index and
+        # term, same log up to there).  Nothing to delete; acknowledging up to the end
+        # is the truth.
+        return Pass({**message, "prevLogIdx": last_index, "prevLogTerm": term_at(last_index),
+                     "entries": []})
+    # The follower holds entries after the request's last one, of another term: Raft keeps
+    # them (they may be acknowledged, committed entries), pysyncobj would delete them.
+    return Answer(last_new + 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pysyncobj import SyncObj
 
 from raftstore import raftguard
@@ -42,3 +44,96 @@ def test_the_pysyncobj_internals_the_member_layer_uses_are_there() -> None:
     assert "'type': 'next_node_idx'" in source and "'reset': reset" in source
     assert "message['next_node_idx']" in source and "message['reset']" in source
     assert isinstance(SyncObj.raftCurrentTerm, property)
+
+
+# ---- the follower's side: delete only from the first conflict (Raft §5.3) -------------
+def log_of(*terms: int) -> tuple[int, raftguard.TermAt]:
+    """A follower log holding entries 1..n with the given terms."""
+    held = dict(enumerate(terms, start=1))
+    return len(terms), held.get
+
+
+def append(prev: int, prev_term: int, *entries: tuple[int, int], term: int = 3) -> dict[str, object]:
+    return {"type": "append_entries", "term": term, "commit_index": 0, "prevLogIdx": prev,
+            "prevLogTerm": prev_term, "entries": [(b"cmd", idx, t) for idx, t in entries]}
+
+
+def test_requests_that_do_not_overlap_pass_unchanged() -> None:
+    last, term_at = log_of(1, 1, 2)
+    for msg in (append(3, 2, (4, 3)), append(5, 3, (6, 3)), append(2, 9, (3, 3))):
+        assert raftguard.plan_append(msg, last, term_at) == raftguard.Pass(msg)
+    snapshot = {"type": "append_entries", "term": 3, "serialized": b"...", "commit_index": 0}
+    assert raftguard.plan_append(snapshot, last, term_at) == raftguard.Pass(snapshot)
+
+
+def test_a_conflict_deletes_from_the_conflict_only() -> None:
+    last, term_at = log_of(1, 1, 2, 2)  # entries 3 and 4 are from an old leader of term 2
+    msg = append(1, 1, (2, 1), (3, 3), (4, 3))
+    plan = raftguard.plan_append(msg, last, term_at)
+    assert isinstance(plan, raftguard.Pass)
+    assert (plan.message["prevLogIdx"], plan.message["prevLogTerm"]) == (2, 1)  # entry 2 matched: kept
+    assert [e[1] for e in plan.message["entries"]] == [3, 4]  # type: ignore[attr-defined]
+
+
+def test_a_late_duplicate_deletes_nothing_the_follower_acknowledged() -> None:
+    # The follower already holds 1..5 of this leader (term 3); a late copy of an earlier
+    # request for 2..3 arrives.  pysyncobj alone would delete 4 and 5.
+    last, term_at = log_of(1, 3, 3, 3, 3)
+    plan = raftguard.plan_append(append(1, 1, (2, 3), (3, 3)), last, term_at)
+    assert isinstance(plan, raftguard.Pass)
+    assert (plan.message["prevLogIdx"], plan.message["entries"]) == (5, [])  # nothing to delete
+
+
+def test_entries_past_the_request_from_another_term_are_kept_and_not_acknowledged() -> None:
+    # 4 and 5 are of term 2: they may be committed (acknowledged to an earlier leader);
+    # the request covers 2..3 only, so the answer acknowledges 3 and deletes nothing.
+    last, term_at = log_of(1, 3, 3, 2, 2)
+    assert raftguard.plan_append(append(1, 1, (2, 3), (3, 3)), last, term_at) == raftguard.Answer(4)
+    # A heartbeat (no entries) with prevLogIdx inside the log: the same rule.
+    assert raftguard.plan_append(append(3, 3), last, term_at) == raftguard.Answer(4)
+
+
+def test_new_entries_after_matching_ones_are_appended_without_deleting() -> None:
+    last, term_at = log_of(1, 3, 3)
+    plan = raftguard.plan_append(append(1, 1, (2, 3), (3, 3), (4, 3), (5, 3)), last, term_at)
+    assert isinstance(plan, raftguard.Pass)
+    assert plan.message["prevLogIdx"] == 3 and [e[1] for e in plan.message["entries"]] == [4, 5]  # type: ignore[attr-defined]
+
+
+def _pysyncobj_append(log: list[int], msg: dict[str, object]) -> tuple[list[int], int | None]:
+    """pysyncobj's follower, as a model: on a matching prevLogIdx it deletes every entry
+    after it and appends the request's; it acknowledges up to the request's end."""
+    prev, entries = int(msg["prevLogIdx"]), list(msg["entries"])  # type: ignore[call-overload, arg-type]
+    if prev > len(log) or (prev and log[prev - 1] != msg["prevLogTerm"]):
+        return log, None  # a reset
+    log = log[:prev] + [e[2] for e in entries]
+    return log, (entries[-1][1] if entries else prev) + 1
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data())
+def test_no_request_deletes_a_matching_entry_and_every_ack_is_true(data: st.DataObject) -> None:
+    leader = sorted(data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=12)))  # terms, non-decreasing
+    term = leader[-1]
+    shared = data.draw(st.integers(0, len(leader)))
+    stale = data.draw(st.lists(st.integers(1, 4), max_size=5))
+    follower = leader[:shared] + [t for t in stale if t < term]  # an old leader's entries after the prefix
+    for i in range(shared, len(follower)):
+        if i < len(leader) and follower[i] == leader[i]:
+            follower[i] = max(1, leader[i] - 1) if leader[i] > 1 else follower[i]
+    prev = data.draw(st.integers(0, len(leader)))
+    end = data.draw(st.integers(prev, len(leader)))
+    msg = {"type": "append_entries", "term": term, "prevLogIdx": prev,
+           "prevLogTerm": leader[prev - 1] if prev else 0,
+           "entries": [(b"c", i + 1, leader[i]) for i in range(prev, end)]}
+    held = {i + 1: t for i, t in enumerate(follower)}
+    plan = raftguard.plan_append(msg, len(follower), lambda i: held.get(i, 0 if i == 0 else None))
+    if isinstance(plan, raftguard.Answer):
+        after, ack = follower, plan.next_index
+    else:
+        after, ack = _pysyncobj_append(follower, plan.message)
+    matching = [i for i, t in enumerate(follower) if i < len(leader) and t == leader[i]
+                and follower[:i + 1] == leader[:i + 1]]
+    assert all(i < len(after) and after[i] == leader[i] for i in matching), (leader, follower, msg, after)
+    if ack is not None:
+        assert after[:ack - 1] == leader[:ack - 1], (leader, follower, msg, after, ack)
