@@ -124,6 +124,7 @@ class Member(SyncObj):  # type: ignore[misc]
         self._send = transport.send
         transport.send = self._send_or_hold
         self._deliver = self._SyncObj__onMessageReceived
+        self._ack_cap: int | None = None
         transport.setOnMessageReceivedCallback(self._on_message)
         self._stopping = threading.Event()
         self._last_ping = 0.0
@@ -155,11 +156,12 @@ class Member(SyncObj):  # type: ignore[misc]
             message = admitted
         elif kind == raftguard.APPEND and message.get("term", -1) >= self.raftCurrentTerm:
             plan = raftguard.plan_append(message, self.journal[-1][1], self._term_at)
-            if isinstance(plan, raftguard.Answer):
-                self._send_or_hold(node, {"type": "next_node_idx", "next_node_idx": plan.next_index,
-                                          "reset": False, "success": True})
-                return
-            message = plan.message
+            self._ack_cap = plan.ack_cap  # pysyncobj replies while we deliver, on this thread
+            try:
+                self._deliver(node, plan.message)
+            finally:
+                self._ack_cap = None
+            return
         self._deliver(node, message)
 
     def _term_at(self, index: int) -> int | None:
@@ -173,7 +175,7 @@ class Member(SyncObj):  # type: ignore[misc]
         # are on disk; hold it until the next tick's group fsync.  It carries the term of
         # the request it answers (raftguard.py).
         if message.get("type") == "next_node_idx":
-            message = raftguard.stamp(message, self.raftCurrentTerm)
+            message = raftguard.cap_ack(raftguard.stamp(message, self.raftCurrentTerm), self._ack_cap)
             with self._hold_lock:
                 self._held.append((node, message))
             return True

@@ -21,9 +21,12 @@ are missing:
   request's last entry (§5.3).  pysyncobj deletes every entry after prevLogIdx whenever
   the log is longer, matching or not: a duplicated or late AppendEntries could so remove
   entries the follower had acknowledged, which the leader counted for a commit.
-  `plan_append` rewrites such a request before pysyncobj sees it (so pysyncobj deletes
-  exactly from the conflict, or nothing), or answers it itself when pysyncobj could not
-  be made to keep the entries.
+  `plan_append` rewrites such a request before pysyncobj sees it, so that pysyncobj
+  deletes exactly from the conflict, or nothing; where the follower keeps entries the
+  request did not cover, the rewritten request also caps the commit index and the
+  acknowledgement at the request's last entry (`Pass.ack_cap`, applied by the member to
+  the reply pysyncobj sends).  pysyncobj still does its bookkeeping (leader, term,
+  election deadline) for every request from a current leader.
 """
 
 from __future__ import annotations
@@ -62,19 +65,23 @@ TermAt = Callable[[int], int | None]  # the follower's term at an index, None wh
 
 @dataclass(frozen=True)
 class Pass:
-    """Hand this (maybe rewritten) request to pysyncobj."""
+    """Hand this (maybe rewritten) request to pysyncobj; with `ack_cap`, no reply to it
+    may acknowledge more than `ack_cap` (a `next_node_idx` above it is lowered)."""
 
     message: Message
+    ack_cap: int | None = None
 
 
-@dataclass(frozen=True)
-class Answer:
-    """Do not hand it on: acknowledge `next_index` (success) to the leader instead."""
+def cap_ack(message: Message, cap: int | None) -> Message:
+    """A reply acknowledging at most up to `cap` (other messages unchanged)."""
+    if cap is None or message.get("type") != REPLY or not message.get("success"):
+        return message
+    if isinstance(message.get("next_node_idx"), int) and message["next_node_idx"] > cap:
+        return {**message, "next_node_idx": cap}
+    return message
 
-    next_index: int
 
-
-def plan_append(message: Message, last_index: int, term_at: TermAt) -> Pass | Answer:
+def plan_append(message: Message, last_index: int, term_at: TermAt) -> Pass:
     """What to do with an AppendEntries for a follower whose log ends at `last_index`.
 
     Only a request whose entries overlap the follower's log is changed; everything else
@@ -109,5 +116,10 @@ def plan_append(message: Message, last_index: int, term_at: TermAt) -> Pass | An
         return Pass({**message, "prevLogIdx": last_index, "prevLogTerm": term_at(last_index),
                      "entries": []})
     # The follower holds entries after the request's last one, of another term: Raft keeps
-    # them (they may be acknowledged, committed entries), pysyncobj would delete them.
-    return Answer(last_new + 1)
+    # them (they may be acknowledged, committed entries), pysyncobj would delete them.  So
+    # pysyncobj sees a request ending at the follower's last entry (nothing to delete),
+    # but may neither commit nor acknowledge past what the request itself covered.
+    commit = message.get("commit_index")
+    capped = min(commit, last_new) if isinstance(commit, int) else commit
+    return Pass({**message, "prevLogIdx": last_index, "prevLogTerm": term_at(last_index), "entries": [],
+                 "commit_index": capped}, ack_cap=last_new + 1)

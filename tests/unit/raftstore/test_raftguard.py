@@ -86,11 +86,18 @@ def test_a_late_duplicate_deletes_nothing_the_follower_acknowledged() -> None:
 
 def test_entries_past_the_request_from_another_term_are_kept_and_not_acknowledged() -> None:
     # 4 and 5 are of term 2: they may be committed (acknowledged to an earlier leader);
-    # the request covers 2..3 only, so the answer acknowledges 3 and deletes nothing.
+    # the request covers 2..3 only: nothing is deleted, and neither the commit index nor
+    # the acknowledgement may go past 3.
     last, term_at = log_of(1, 3, 3, 2, 2)
-    assert raftguard.plan_append(append(1, 1, (2, 3), (3, 3)), last, term_at) == raftguard.Answer(4)
-    # A heartbeat (no entries) with prevLogIdx inside the log: the same rule.
-    assert raftguard.plan_append(append(3, 3), last, term_at) == raftguard.Answer(4)
+    for msg in (append(1, 1, (2, 3), (3, 3)), append(3, 3)):  # entries, or a heartbeat
+        plan = raftguard.plan_append({**msg, "commit_index": 5}, last, term_at)
+        shown = plan.message
+        assert (shown["prevLogIdx"], shown["entries"], shown["commit_index"]) == (5, [], 3)
+        assert plan.ack_cap == 4
+    ack = {"type": "next_node_idx", "next_node_idx": 6, "reset": False, "success": True}
+    assert raftguard.cap_ack(ack, 4)["next_node_idx"] == 4
+    assert raftguard.cap_ack(ack, None) == ack
+    assert raftguard.cap_ack({**ack, "success": False}, 4)["next_node_idx"] == 6
 
 
 def test_new_entries_after_matching_ones_are_appended_without_deleting() -> None:
@@ -116,11 +123,12 @@ def test_no_request_deletes_a_matching_entry_and_every_ack_is_true(data: st.Data
     leader = sorted(data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=12)))  # terms, non-decreasing
     term = leader[-1]
     shared = data.draw(st.integers(0, len(leader)))
-    stale = data.draw(st.lists(st.integers(1, 4), max_size=5))
-    follower = leader[:shared] + [t for t in stale if t < term]  # an old leader's entries after the prefix
-    for i in range(shared, len(follower)):
-        if i < len(leader) and follower[i] == leader[i]:
-            follower[i] = max(1, leader[i] - 1) if leader[i] > 1 else follower[i]
+    # After the shared prefix, entries of an old leader whose term the current leader's log
+    # does not hold past the prefix (Log Matching: same index and term, same history).
+    floor = leader[shared - 1] if shared else 1
+    old_terms = [t for t in range(floor, term) if t not in leader[shared:]]
+    old = data.draw(st.sampled_from(old_terms)) if old_terms else None
+    follower = leader[:shared] + ([old] * data.draw(st.integers(0, 5)) if old is not None else [])
     prev = data.draw(st.integers(0, len(leader)))
     end = data.draw(st.integers(prev, len(leader)))
     msg = {"type": "append_entries", "term": term, "prevLogIdx": prev,
@@ -128,10 +136,9 @@ def test_no_request_deletes_a_matching_entry_and_every_ack_is_true(data: st.Data
            "entries": [(b"c", i + 1, leader[i]) for i in range(prev, end)]}
     held = {i + 1: t for i, t in enumerate(follower)}
     plan = raftguard.plan_append(msg, len(follower), lambda i: held.get(i, 0 if i == 0 else None))
-    if isinstance(plan, raftguard.Answer):
-        after, ack = follower, plan.next_index
-    else:
-        after, ack = _pysyncobj_append(follower, plan.message)
+    after, ack = _pysyncobj_append(follower, plan.message)
+    if ack is not None and plan.ack_cap is not None:
+        ack = min(ack, plan.ack_cap)
     matching = [i for i, t in enumerate(follower) if i < len(leader) and t == leader[i]
                 and follower[:i + 1] == leader[:i + 1]]
     assert all(i < len(after) and after[i] == leader[i] for i in matching), (leader, follower, msg, after)
