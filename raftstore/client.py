@@ -21,6 +21,7 @@ import json
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,7 +136,10 @@ class StoreClient:
         # One HTTP client per thread: a shared httpx pool serialises many threads on its
         # lock (measured: a quarter of the API server's time went waiting there).
         self._local = threading.local()
-        self._clients: list[httpx.Client] = []
+        # Weakly held: a thread's client is closed and freed when the thread ends (the API
+        # server's worker threads come and go; a list here kept every client, with its open
+        # connections, for as long as the process lived).
+        self._clients: weakref.WeakSet[httpx.Client] = weakref.WeakSet()
         self._clients_lock = threading.Lock()
         # Request ids: a random prefix per client and a counter (unique, and cheaper than
         # a uuid4 per write).
@@ -150,7 +154,8 @@ class StoreClient:
                                   limits=httpx.Limits(max_connections=16, max_keepalive_connections=8))
             self._local.client = client
             with self._clients_lock:
-                self._clients.append(client)
+                self._clients.add(client)
+            weakref.finalize(threading.current_thread(), client.close)
         return client
 
     @property
@@ -161,7 +166,8 @@ class StoreClient:
 
     def close(self) -> None:
         with self._clients_lock:
-            clients, self._clients = self._clients, []
+            clients = list(self._clients)
+            self._clients.clear()
         for client in clients:
             client.close()
 
