@@ -110,17 +110,21 @@ def _resources(resources: Any, path: str, causes: Causes) -> None:
         causes.append((path, "Invalid value: expected object"))
         return
     for part in ("requests", "limits"):
-        quantities = resources.get(part)
-        if quantities is None:
-            continue
-        if not isinstance(quantities, dict):
-            causes.append((f"{path}.{part}", "Invalid value: expected a map of resource names to quantities"))
-            continue
-        for rname, qty in quantities.items():
-            try:
-                parse_quantity(qty)
-            except ValueError as err:
-                causes.append((f"{path}.{part}.{rname}", f"Invalid value: {err}"))
+        check_quantities(resources.get(part), f"{path}.{part}", causes)
+
+
+def check_quantities(quantities: Any, path: str, causes: Causes) -> None:
+    """A map of resource names to quantities (`cpu: 500m`), or absent."""
+    if quantities is None:
+        return
+    if not isinstance(quantities, dict):
+        causes.append((path, "Invalid value: expected a map of resource names to quantities"))
+        return
+    for rname, qty in quantities.items():
+        try:
+            parse_quantity(qty)
+        except ValueError as err:
+            causes.append((f"{path}.{rname}", f"Invalid value: {err}"))
 
 
 def _node_selector(selector: Any, path: str, causes: Causes) -> None:

@@ -21,10 +21,11 @@ from control_plane.api.resources import Resource
 from control_plane.apiserver import keys
 from control_plane.apiserver.errors import already_exists, conflict, from_store, not_found
 from raftstore import errors as store_errors
-from raftstore.client import StoreClient, compare, op_delete, op_get, op_put, prefix_end
+from raftstore.client import StoreClient, prefix_end
 from raftstore.client import WatchEvent as KeyEvent
 from raftstore.codec import kv_from_json
 from raftstore.mvcc import KeyValue
+from raftstore.txnops import compare, op_delete, op_get, op_put
 
 
 @dataclass

@@ -13,10 +13,9 @@ from typing import Any
 
 from control_plane.api.names import Causes, check_labels, check_name
 from control_plane.api.objects import Obj
-from control_plane.api.quantity import parse_quantity
 from control_plane.api.resources import Resource
 from control_plane.apiserver.errors import invalid
-from control_plane.apiserver.podvalidation import TAINT_EFFECTS, check_pod_spec
+from control_plane.apiserver.podvalidation import TAINT_EFFECTS, check_pod_spec, check_quantities
 
 MAX_OBJECT_BYTES = 1536 * 1024
 MAX_INT32 = 2**31 - 1
@@ -160,17 +159,7 @@ def validate_status(res: Resource, name: str, status: Any) -> None:
                                             "type and status"))
     if res.kind == "Node":
         for part in ("capacity", "allocatable"):
-            quantities = status.get(part)
-            if quantities is None:
-                continue
-            if not isinstance(quantities, dict):
-                causes.append((f"status.{part}", "Invalid value: expected a map of quantities"))
-                continue
-            for rname, qty in quantities.items():
-                try:
-                    parse_quantity(qty)
-                except ValueError as err:
-                    causes.append((f"status.{part}.{rname}", f"Invalid value: {err}"))
+            check_quantities(status.get(part), f"status.{part}", causes)
     if res.kind == "Pod" and status.get("phase") is not None and status.get("phase") not in POD_PHASES:
         causes.append(("status.phase", f'Unsupported value: "{status.get("phase")}": supported values: '
                                        + ", ".join(f'"{p}"' for p in POD_PHASES)))

@@ -51,35 +51,16 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from control_plane.api import selectors
 from control_plane.api.mergepatch import merge
 from control_plane.api.objects import Obj
-from control_plane.api.resources import BY_PATH, Resource
 from control_plane.client.clock import Clock, SystemClock, rfc3339
-from control_plane.client.errors import ApiClientError, StatusError, Unreachable
+from control_plane.client.errors import ApiClientError, Unreachable
+from control_plane.client.fakepaths import Key, Target, matcher, parse_path, status_error
 from control_plane.client.interface import Api
 
 STATUS_KINDS = ("Pod", "Node", "Deployment")  # status only through the status subresource
 VERBS = ("get", "list", "create", "replace", "patch", "delete", "watch")
-Key = tuple[str, str, str]  # (plural, namespace or "", name)
 Objs = list[Obj]  # (`list` inside the class is the verb)
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a URL path names: a collection (`name` None) or one object, maybe a subresource."""
-
-    res: Resource
-    namespace: str | None
-    name: str | None = None
-    sub: str | None = None
-
-    def key(self, name: str | None = None) -> Key:
-        return (self.res.plural, self.namespace or "", name or self.name or "")
-
-    def holds(self, key: Key) -> bool:
-        """Whether the object at `key` is in this collection (all namespaces without one)."""
-        return key[0] == self.res.plural and (not self.namespace or key[1] == self.namespace)
 
 
 @dataclass(frozen=True)
@@ -88,42 +69,6 @@ class _Event:
     type: str
     key: Key
     obj: Obj
-
-
-def status_error(code: int, reason: str, message: str, details: Obj | None = None) -> StatusError:
-    """A `StatusError` carrying the Status body the API server would send."""
-    body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                 "message": message, "reason": reason, "code": code}
-    if details:
-        body["details"] = details
-    return StatusError(code, reason, message, body)
-
-
-def parse_path(path: str) -> Target:
-    """`/api/v1/namespaces/ns/pods/name[/sub]` and friends; 404 for what the API does not serve."""
-    parts = [p for p in path.split("?")[0].split("/") if p]
-    if len(parts) >= 3 and parts[0] == "api":
-        group, version, rest = "", parts[1], parts[2:]
-    elif len(parts) >= 4 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
-        raise status_error(404, "NotFound", f"the server could not find the requested resource ({path})")
-    namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces":
-        namespace, rest = rest[1], rest[2:]
-    res = BY_PATH.get((group, version, rest[0]))
-    if res is None or len(rest) > 3 or (namespace is not None and not res.namespaced):
-        raise status_error(404, "NotFound", f"the server could not find the requested resource ({path})")
-    return Target(res, namespace, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None)
-
-
-def _matcher(label: str | None, field: str | None) -> Callable[[Obj], bool]:
-    """The API's own selector grammar (`api.selectors`); 400 for what does not parse."""
-    try:
-        by_label, by_field = selectors.label_selector(label), selectors.field_selector(field)
-    except selectors.SelectorError as err:
-        raise status_error(400, "BadRequest", str(err)) from None
-    return lambda obj: by_label(obj) and by_field(obj)
 
 
 class FakeApiClient:
@@ -306,7 +251,7 @@ class FakeApiClient:
               label: str | None = None, field: str | None = None) -> Generator[Obj, None, None]:
         """Like `ApiClient.watch` (a generator: errors surface at the first `next`)."""
         self._enter("watch", path)
-        target, match = parse_path(path), _matcher(label, field)
+        target, match = parse_path(path), matcher(label, field)
         deadline = time.monotonic() + timeout_seconds
         with self._cond:
             if self._watch_error is not None:
@@ -414,7 +359,7 @@ class FakeApiClient:
 
     def _list(self, target: Target, label: str | None, field: str | None) -> Obj:
         with self._cond:
-            items, rev = self._matching(target, _matcher(label, field)), self._rev
+            items, rev = self._matching(target, matcher(label, field)), self._rev
         return {"kind": target.res.list_kind, "apiVersion": target.res.api_version,
                 "metadata": {"resourceVersion": str(rev)}, "items": items}
 

@@ -9,8 +9,9 @@ import pytest
 
 from control_plane.devtools import procs
 from control_plane.devtools.storecluster import LocalCluster
-from raftstore.client import compare, op_delete, op_get, op_put, prefix_end
+from raftstore.client import prefix_end
 from raftstore.errors import CompactedError, NotFound
+from raftstore.txnops import compare, op_delete, op_get, op_put
 from tests.integration.helpers import WatchRecorder
 
 

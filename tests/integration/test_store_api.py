@@ -13,9 +13,9 @@ import pytest
 
 from control_plane.devtools import procs
 from control_plane.devtools.storecluster import LocalStore
-from raftstore.client import compare, op_put
 from raftstore.config import read_secret, write_secret
 from raftstore.errors import CompactedError, InvalidArgument, NotFound
+from raftstore.txnops import compare, op_put
 from tests.integration.conftest import next_subnet
 from tests.integration.helpers import WatchRecorder
 

@@ -26,8 +26,9 @@ from control_plane.client.apiclient import ApiClient
 from control_plane.client.errors import OutcomeUnknown, StatusError, Unreachable
 from control_plane.devtools.chaos.history import History, Op, WatchEvent
 from raftstore import errors as se
-from raftstore.client import StoreClient, compare, op_put, prefix_end
+from raftstore.client import StoreClient, prefix_end
 from raftstore.client import WatchEvent as StoreWatchEvent
+from raftstore.txnops import compare, op_put
 
 Clock = Callable[[], float]
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"

@@ -13,7 +13,8 @@ from control_plane.api.mergepatch import merge as merge_patch
 from control_plane.api.objects import Obj
 from control_plane.client.clock import FakeClock
 from control_plane.client.errors import StatusError, Unreachable, is_conflict, is_not_found
-from control_plane.client.fake import FakeApiClient, parse_path
+from control_plane.client.fake import FakeApiClient
+from control_plane.client.fakepaths import parse_path
 
 PODS, NODES, LEASES = paths.resource("pods"), paths.resource("nodes"), paths.resource("leases")
 POD_PATH = paths.path(PODS, "default")
