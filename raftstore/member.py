@@ -125,6 +125,7 @@ class Member(SyncObj):  # type: ignore[misc]
         transport.send = self._send_or_hold
         self._deliver = self._SyncObj__onMessageReceived
         self._ack_cap: int | None = None
+        self._reset_to: int | None = None
         transport.setOnMessageReceivedCallback(self._on_message)
         self._stopping = threading.Event()
         self._last_ping = 0.0
@@ -155,12 +156,18 @@ class Member(SyncObj):  # type: ignore[misc]
                 return
             message = admitted
         elif kind == raftguard.APPEND and message.get("term", -1) >= self.raftCurrentTerm:
-            plan = raftguard.plan_append(message, self.journal[-1][1], self._term_at)
-            self._ack_cap = plan.ack_cap  # pysyncobj replies while we deliver, on this thread
+            log = self.journal
+            last = log[-1][1]
+            # Committed entries, and the first one held (its snapshot covers it), are in
+            # every later leader's log (Leader Completeness).
+            known_good = min(last, max(int(self.raftCommitIndex), log[0][1]))
+            plan = raftguard.plan_append(message, last, self._term_at, known_good)
+            # pysyncobj replies while we deliver, on this thread.
+            self._ack_cap, self._reset_to = plan.ack_cap, plan.reset_to
             try:
                 self._deliver(node, plan.message)
             finally:
-                self._ack_cap = None
+                self._ack_cap = self._reset_to = None
             return
         self._deliver(node, message)
 
@@ -175,7 +182,8 @@ class Member(SyncObj):  # type: ignore[misc]
         # are on disk; hold it until the next tick's group fsync.  It carries the term of
         # the request it answers (raftguard.py).
         if message.get("type") == "next_node_idx":
-            message = raftguard.cap_ack(raftguard.stamp(message, self.raftCurrentTerm), self._ack_cap)
+            message = raftguard.stamp(message, self.raftCurrentTerm)
+            message = raftguard.hint_reset(raftguard.cap_ack(message, self._ack_cap), self._reset_to)
             with self._hold_lock:
                 self._held.append((node, message))
             return True

@@ -27,6 +27,17 @@ are missing:
   acknowledgement at the request's last entry (`Pass.ack_cap`, applied by the member to
   the reply pysyncobj sends).  pysyncobj still does its bookkeeping (leader, term,
   election deadline) for every request from a current leader.
+- A follower that cannot take a request (it lacks prevLogIdx, or holds it with another
+  term) names, in its reset, an index the leader can certainly resume from: the first
+  after what it knows matches every leader's log (its commit index, or the first entry
+  it holds, which its snapshot covers).  pysyncobj's follower names prevLogIdx (one step
+  back per round trip) or its own last index + 1.  With the leader's pipelined batches
+  the two alternate: a follower with a divergent tail of two or more entries gets a
+  reset to prevLogIdx from the first batch, then one to its last + 1 from the next batch,
+  and never gets past the tail (seen in the lab: a member stuck for minutes at a
+  commit index while it held the leader and its links; `Pass.reset_to`, applied by the
+  member to the reply).  This is the "accelerated log backtracking" of the Raft paper's
+  §5.3 (end), with the commit index as the bound instead of the conflicting term.
 """
 
 from __future__ import annotations
@@ -70,6 +81,7 @@ class Pass:
 
     message: Message
     ack_cap: int | None = None
+    reset_to: int | None = None  # a reset answering this request names at most this index
 
 
 def cap_ack(message: Message, cap: int | None) -> Message:
@@ -81,18 +93,37 @@ def cap_ack(message: Message, cap: int | None) -> Message:
     return message
 
 
-def plan_append(message: Message, last_index: int, term_at: TermAt) -> Pass:
+def hint_reset(message: Message, reset_to: int | None) -> Message:
+    """A reset reply naming at most `reset_to` (other messages unchanged)."""
+    if reset_to is None or message.get("type") != REPLY or not message.get("reset") \
+            or message.get("success"):
+        return message
+    if isinstance(message.get("next_node_idx"), int) and message["next_node_idx"] > reset_to:
+        return {**message, "next_node_idx": reset_to}
+    return message
+
+
+def plan_append(message: Message, last_index: int, term_at: TermAt, known_good: int = 0) -> Pass:
     """What to do with an AppendEntries for a follower whose log ends at `last_index`.
 
-    Only a request whose entries overlap the follower's log is changed; everything else
-    (snapshots, transmissions, a prevLogIdx the follower does not hold with that term,
-    which pysyncobj answers with a reset) passes as it came.
+    `known_good` is an index up to which the follower's log matches every leader's (its
+    commit index, or the first entry it holds), at most `last_index`.  Only a request
+    whose entries overlap the follower's log is changed; snapshots and transmissions pass
+    as they came; a request whose prevLogIdx the follower does not hold with that term
+    passes too (pysyncobj answers it with a reset), with `reset_to` naming
+    `known_good + 1` where that is lower than pysyncobj's answer.
     """
     if message.get("type") != APPEND or ("prevLogIdx" in message and message.get("transmission")):
         return Pass(message)
     prev, prev_term = message.get("prevLogIdx"), message.get("prevLogTerm")
     entries = list(message.get("entries") or [])
-    if not isinstance(prev, int) or prev >= last_index or term_at(prev) != prev_term:
+    if not isinstance(prev, int):
+        return Pass(message)
+    held_term = term_at(prev)
+    if held_term is None or held_term != prev_term:
+        resume = min(known_good, last_index) + 1
+        return Pass(message, reset_to=resume if held_term is None or resume <= prev else None)
+    if prev >= last_index:
         return Pass(message)
     held = 0  # how many of the request's entries the follower already holds, matching
     for entry in entries:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 
+import httpx
 import pytest
 
 from control_plane.devtools import procs
 from control_plane.devtools.storecluster import LocalStore
-from raftstore.client import prefix_end
+from raftstore.client import StoreClient, prefix_end
 from raftstore.errors import StoreError
 from tests.integration.helpers import WatchRecorder, Writers, check_writes
 
@@ -97,6 +99,54 @@ def test_linearizable_read_sees_write_acknowledged_by_another_member(store3: Loc
             rev = c.put(b"/lin", str(i).encode(), endpoint=f"http://{a}").revision
             got = c.get(b"/lin", endpoint=f"http://{b}")
             assert got.kvs[0].value == str(i).encode() and got.revision >= rev
+
+
+def test_a_former_leader_with_a_divergent_tail_catches_up(store3: LocalStore) -> None:
+    # A leader that appended entries nobody else got, then lost its leadership, takes the
+    # new leader's log in place of its tail.  (The lab once saw such a member stay for
+    # minutes at its old commit index: pysyncobj's pipelined batches reset it to
+    # alternating indices.  That interleaving is pinned by the model in
+    # tests/unit/raftstore/test_raftguard.py; this run does not always produce it.)
+    with store3.client(timeout=10) as c:
+        old = store3.wait_ready()
+        others = [m for m in store3.members if m != old]
+        stopped = list(others)
+        try:
+            for m in others:  # the leader alone: what it appends is never committed
+                assert procs.signal_pidfile(store3.pidfile(m), signal.SIGSTOP)
+            with StoreClient([old.client], timeout=0.3) as alone:
+                for i in range(5):
+                    with contextlib.suppress(StoreError, httpx.HTTPError):
+                        alone.put(f"/tail/{i}".encode(), b"never committed")
+            assert procs.signal_pidfile(store3.pidfile(old), signal.SIGSTOP)
+            stopped.append(old)
+            for m in others:
+                procs.signal_pidfile(store3.pidfile(m), signal.SIGCONT)
+                stopped.remove(m)
+            with StoreClient([m.client for m in others], timeout=20) as rest:
+                for i in range(300):  # several 64 KiB batches past the old leader's tail
+                    rest.put(f"/after/{i:03d}".encode(), b"x" * 1000)
+                target = max(rest.status(m.client)["raft_index"] for m in others)
+        finally:
+            for m in stopped:
+                procs.signal_pidfile(store3.pidfile(m), signal.SIGCONT)
+
+        def caught_up() -> bool:
+            with contextlib.suppress(StoreError, httpx.HTTPError):
+                return int(c.status(old.client)["applied_index"]) >= target
+            return False
+
+        procs.wait_for(caught_up, 30, what="the former leader to catch up with the new one")
+        # The old leader's own retries of its puts may still land (through the new
+        # leader): compare the members once they stand at one revision.
+        hashes: list[dict[str, int]] = []
+
+        def same_revision() -> bool:
+            hashes[:] = [c.hashkv(m.client) for m in store3.members]
+            return len({h["revision"] for h in hashes}) == 1
+
+        procs.wait_for(same_revision, 30, what="the members to stand at one revision")
+        assert len({h["hash"] for h in hashes}) == 1, hashes
 
 
 def test_serializable_read_is_local_and_may_be_stale(store3: LocalStore) -> None:

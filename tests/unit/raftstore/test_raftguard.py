@@ -60,10 +60,27 @@ def append(prev: int, prev_term: int, *entries: tuple[int, int], term: int = 3) 
 
 def test_requests_that_do_not_overlap_pass_unchanged() -> None:
     last, term_at = log_of(1, 1, 2)
-    for msg in (append(3, 2, (4, 3)), append(5, 3, (6, 3)), append(2, 9, (3, 3))):
-        assert raftguard.plan_append(msg, last, term_at) == raftguard.Pass(msg)
+    msg = append(3, 2, (4, 3))
+    assert raftguard.plan_append(msg, last, term_at, 1) == raftguard.Pass(msg)
     snapshot = {"type": "append_entries", "term": 3, "serialized": b"...", "commit_index": 0}
-    assert raftguard.plan_append(snapshot, last, term_at) == raftguard.Pass(snapshot)
+    assert raftguard.plan_append(snapshot, last, term_at, 1) == raftguard.Pass(snapshot)
+
+
+def test_a_reset_names_the_first_index_after_what_is_known_to_match() -> None:
+    # Entries 1..2 are committed; 3..5 come from an old leader.  pysyncobj would answer
+    # prevLogIdx 5 with "5" (one back per round trip) and prevLogIdx 9 with "6".
+    last, term_at = log_of(1, 1, 2, 2, 2)
+    for msg in (append(5, 3, (6, 3)), append(9, 3, (10, 3)), append(4, 3, (5, 3))):
+        plan = raftguard.plan_append(msg, last, term_at, known_good=2)
+        assert plan == raftguard.Pass(msg, reset_to=3)
+    # A mismatch at or below what is known to match (it cannot happen in Raft) is left to
+    # pysyncobj's own answer.
+    assert raftguard.plan_append(append(2, 9, (3, 3)), last, term_at, 2).reset_to is None
+    reset = {"type": "next_node_idx", "next_node_idx": 6, "reset": True, "success": False}
+    assert raftguard.hint_reset(reset, 3)["next_node_idx"] == 3
+    assert raftguard.hint_reset({**reset, "next_node_idx": 2}, 3)["next_node_idx"] == 2  # never raised
+    assert raftguard.hint_reset(reset, None) == reset
+    assert raftguard.hint_reset(ACK, 3) == ACK  # acknowledgements are never changed
 
 
 def test_a_conflict_deletes_from_the_conflict_only() -> None:
@@ -144,3 +161,68 @@ def test_no_request_deletes_a_matching_entry_and_every_ack_is_true(data: st.Data
     assert all(i < len(after) and after[i] == leader[i] for i in matching), (leader, follower, msg, after)
     if ack is not None:
         assert after[:ack - 1] == leader[:ack - 1], (leader, follower, msg, after, ack)
+
+
+# ---- leader and follower together: the log always converges ---------------------------
+Msg = dict[str, object]
+
+
+def _follower_handles(log: list[int], commit: int, msg: Msg) -> tuple[list[int], Msg]:
+    """pysyncobj's follower behind raftguard, as a model: the request rewritten by
+    plan_append, then pysyncobj's answer (reset to prevLogIdx on a term mismatch, to its
+    last + 1 when it lacks prevLogIdx; success up to the request's end), then the reply
+    rules.  `log[i]` is the term of entry i + 1; entry 1 (term 0) is the shared start."""
+    held = {i + 1: t for i, t in enumerate(log)}
+    plan = raftguard.plan_append(msg, len(log), held.get, min(len(log), max(commit, 1)))
+    m = plan.message
+    prev, entries = int(m["prevLogIdx"]), list(m["entries"])  # type: ignore[call-overload, arg-type]
+    if prev not in held:
+        reply = {"type": raftguard.REPLY, "next_node_idx": len(log) + 1, "reset": True, "success": False}
+    elif held[prev] != m["prevLogTerm"]:
+        reply = {"type": raftguard.REPLY, "next_node_idx": prev, "reset": True, "success": False}
+    else:
+        log = log[:prev] + [e[2] for e in entries]
+        reply = {"type": raftguard.REPLY, "next_node_idx": (entries[-1][1] if entries else prev) + 1,
+                 "reset": False, "success": True}
+    return log, raftguard.hint_reset(raftguard.cap_ack(reply, plan.ack_cap), plan.reset_to)
+
+
+def _leader_tick(leader: list[int], nxt: int, batch: int) -> tuple[list[dict[str, object]], int]:
+    """pysyncobj's __sendAppendEntries, as a model: batches from nextIndex to the end of
+    the log in one tick, nextIndex moved past each batch as it is sent (pipelining)."""
+    term, sent, first = leader[-1], [], True
+    while nxt <= len(leader) or first:
+        first = False
+        prev = nxt - 1
+        entries = [(b"c", i, leader[i - 1]) for i in range(nxt, min(len(leader), nxt + batch - 1) + 1)]
+        sent.append({"type": raftguard.APPEND, "term": term, "commit_index": 0, "prevLogIdx": prev,
+                     "prevLogTerm": leader[prev - 1], "entries": entries})
+        nxt = entries[-1][1] + 1 if entries else nxt
+    return sent, nxt
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_follower_with_a_divergent_tail_catches_up_in_a_few_round_trips(data: st.DataObject) -> None:
+    # The lab's stuck member: a former leader holds entries of its own term past the
+    # committed prefix, the new leader's log is longer than one batch past it.
+    shared = data.draw(st.integers(1, 30), label="shared prefix")
+    leader = [0] + [1] * (shared - 1) + [3] * data.draw(st.integers(1, 40), label="new leader's entries")
+    follower = leader[:shared] + [2] * data.draw(st.integers(0, 12), label="old leader's tail")
+    commit = data.draw(st.integers(1, shared), label="follower's commit index")
+    batch = data.draw(st.integers(1, 8), label="entries per batch")
+    nxt, match = len(leader) + 1, 0  # a new leader's view of a follower
+    for _ in range(12):  # ticks
+        sent, nxt = _leader_tick(leader, nxt, batch)
+        for msg in sent:
+            follower, reply = _follower_handles(follower, commit, msg)
+            admitted = raftguard.admit(reply, leader[-1], match)
+            assert admitted is not None
+            if admitted["reset"]:
+                nxt = int(admitted["next_node_idx"])  # type: ignore[call-overload]
+            if admitted["success"] and int(admitted["next_node_idx"]) - 1 > match:  # type: ignore[call-overload]
+                match = int(admitted["next_node_idx"]) - 1  # type: ignore[call-overload]
+                nxt = match + 1
+        if follower == leader:
+            return
+    raise AssertionError(f"no convergence: leader {leader}, follower {follower}, next {nxt}, match {match}")
